@@ -1,0 +1,210 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.utils.translation import gettext_lazy as _
+
+from accounts import services
+from accounts.admin_access import admin_role
+from accounts.models import Invite, Membership, Role, User
+from config.errors import ProsaError
+from tenants.admin import TenantScopedAdmin, is_platform_view, tenant_members_queryset
+
+
+def _report(request, func, success_message):
+    try:
+        result = func()
+    except ProsaError as exc:
+        messages.error(request, str(exc.detail))
+        return None
+    messages.success(request, success_message)
+    return result
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    fk_name = "user"
+    extra = 0
+    fields = ["tenant", "role", "is_active", "created_at"]
+    readonly_fields = ["created_at"]
+
+    def get_queryset(self, request):
+        return Membership.all_tenants.select_related("tenant")
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser
+
+    has_add_permission = has_change_permission = has_delete_permission = has_view_permission
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    """Platform superusers manage every account. Tenant admins see their tenant's members, edit
+    names and send password resets; roles and access are managed on memberships."""
+
+    ordering = ["name", "email"]
+    list_display = ["email", "name", "is_active", "last_login", "date_joined"]
+    list_filter = ["is_active", "is_superuser"]
+    search_fields = ["email", "name"]
+    readonly_fields = ["last_login", "date_joined"]
+    fieldsets = [
+        (None, {"fields": ["email", "password"]}),
+        (_("Profile"), {"fields": ["name", "avatar"]}),
+        (_("Access"), {"fields": ["is_active", "is_superuser"]}),
+        (_("Dates"), {"fields": ["last_login", "date_joined"]}),
+    ]
+    add_fieldsets = [(None, {"classes": ["wide"], "fields": ["email", "name", "password1", "password2"]})]
+    filter_horizontal = []
+    inlines = [MembershipInline]
+    actions = ["send_password_reset"]
+
+    def get_queryset(self, request):
+        return tenant_members_queryset(request)
+
+    def get_fieldsets(self, request, obj=None):
+        if obj is not None and not is_platform_view(request):
+            return [(None, {"fields": ["email", "name", "avatar", "last_login", "date_joined"]})]
+        return super().get_fieldsets(request, obj)
+
+    def get_readonly_fields(self, request, obj=None):
+        if not is_platform_view(request):
+            return ["email", "last_login", "date_joined"]
+        return super().get_readonly_fields(request, obj)
+
+    def has_module_permission(self, request):
+        return request.user.is_superuser or admin_role(request) == Role.ADMIN
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or admin_role(request) is not None
+
+    def has_change_permission(self, request, obj=None):
+        return request.user.is_superuser or admin_role(request) == Role.ADMIN
+
+    def has_add_permission(self, request):
+        # Tenant admins add people through invites, which respect the seat limit.
+        return is_platform_view(request)
+
+    def has_delete_permission(self, request, obj=None):
+        return is_platform_view(request)
+
+    @admin.action(description=_("Send a password reset link"))
+    def send_password_reset(self, request, queryset):
+        for user in queryset:
+            services.password_reset_send(user=user)
+        messages.success(request, _("Password reset links sent to %(n)d users.") % {"n": queryset.count()})
+
+
+class MembershipForm(forms.ModelForm):
+    class Meta:
+        model = Membership
+        fields = ["user", "role", "is_active"]
+
+
+@admin.register(Membership)
+class MembershipAdmin(TenantScopedAdmin):
+    admin_only = True
+    form = MembershipForm
+    list_display = ["user", "role", "is_active", "created_at"]
+    list_filter = ["role", "is_active"]
+    search_fields = ["user__email", "user__name"]
+    list_select_related = ["user"]
+    actions = ["deactivate", "activate"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user"] if obj is not None else []
+
+    def has_add_permission(self, request):
+        return is_platform_view(request)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            return super().save_model(request, obj, form, change)
+        # Role and activation changes go through the services' rules (last admin, seats, self).
+        before = Membership.all_tenants.get(pk=obj.pk)
+        if "role" in form.changed_data:
+            _report(
+                request,
+                lambda: services.membership_set_role(membership=before, role=obj.role, actor=request.user),
+                _("Role updated."),
+            )
+        if "is_active" in form.changed_data:
+            change_state = services.membership_activate if obj.is_active else services.membership_deactivate
+            _report(request, lambda: change_state(membership=before, actor=request.user), _("Access updated."))
+
+    @admin.action(description=_("Deactivate selected members"))
+    def deactivate(self, request, queryset):
+        for membership in queryset:
+            _report(
+                request,
+                lambda m=membership: services.membership_deactivate(membership=m, actor=request.user),
+                _("%(user)s deactivated.") % {"user": membership.user},
+            )
+
+    @admin.action(description=_("Activate selected members"))
+    def activate(self, request, queryset):
+        for membership in queryset:
+            _report(
+                request,
+                lambda m=membership: services.membership_activate(membership=m, actor=request.user),
+                _("%(user)s activated.") % {"user": membership.user},
+            )
+
+
+class InviteForm(forms.ModelForm):
+    class Meta:
+        model = Invite
+        fields = ["email", "role"]
+
+
+@admin.register(Invite)
+class InviteAdmin(TenantScopedAdmin):
+    admin_only = True
+    form = InviteForm
+    list_display = ["email", "role", "status", "invited_by", "expires_at", "created_at"]
+    list_filter = ["role"]
+    search_fields = ["email"]
+    list_select_related = ["invited_by"]
+    actions = ["revoke"]
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ["email", "role", "invited_by", "expires_at", "accepted_at", "accepted_by", "revoked_at"]
+        return []
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_add_permission(self, request):
+        # An invite is for one tenant: made from inside it (a superuser enters it by membership).
+        return not is_platform_view(request) and self._can_manage(request)
+
+    def save_model(self, request, obj, form, change):
+        from tenants.context import get_current_tenant
+
+        tenant = obj.tenant if obj.tenant_id else get_current_tenant()
+        invite, token = services.invite_create(tenant=tenant, email=obj.email, role=obj.role, invited_by=request.user)
+        obj.pk = invite.pk
+        messages.info(
+            request,
+            _("Invitation e-mailed. The link, shown only now: %(link)s") % {"link": services.invite_accept_url(token)},
+        )
+
+    def add_view(self, request, form_url="", extra_context=None):
+        try:
+            return super().add_view(request, form_url, extra_context)
+        except ProsaError as exc:
+            messages.error(request, str(exc.detail))
+            from django.http import HttpResponseRedirect
+
+            return HttpResponseRedirect(request.path)
+
+    @admin.action(description=_("Revoke selected invites"))
+    def revoke(self, request, queryset):
+        for invite in queryset:
+            _report(
+                request,
+                lambda i=invite: services.invite_revoke(invite=i),
+                _("%(email)s revoked.") % {"email": invite.email},
+            )

@@ -1,0 +1,61 @@
+"""DRF authentication that also resolves and enters the request's tenant.
+
+The tenant comes from the JWT's `tenant_id` claim (or the browser session) and is accepted only
+while the user still has an active membership there; otherwise the request is unauthenticated.
+TenantMiddleware, which wraps every request, restores the previous context afterwards.
+"""
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions
+from rest_framework.authentication import SessionAuthentication
+from rest_framework_simplejwt.authentication import JWTAuthentication
+from rest_framework_simplejwt.exceptions import InvalidToken
+
+from accounts.selectors import membership_get
+from accounts.services import TENANT_CLAIM
+from tenants.context import set_current_tenant
+from tenants.models import Tenant
+
+
+def _enter_membership(request, membership) -> None:
+    request.membership = membership
+    request.tenant = membership.tenant
+    request._request.membership = membership
+    request._request.tenant = membership.tenant
+    set_current_tenant(membership.tenant)
+
+
+class TenantJWTAuthentication(JWTAuthentication):
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, token = result
+        valid_after = user.tokens_valid_after
+        if valid_after is not None and int(token.get("iat", 0)) < int(valid_after.timestamp()):
+            raise InvalidToken({"detail": _("Token has been revoked."), "code": "token_revoked"})
+        tenant_id = token.get(TENANT_CLAIM)
+        tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
+        membership = membership_get(user=user, tenant=tenant) if tenant else None
+        if membership is None:
+            raise exceptions.AuthenticationFailed(
+                _("No active membership in this workspace."), code="no_active_membership"
+            )
+        _enter_membership(request, membership)
+        return user, token
+
+
+class TenantSessionAuthentication(SessionAuthentication):
+    """Browser sessions (inbox, Swagger UI): the tenant chosen by TenantMiddleware."""
+
+    def authenticate(self, request):
+        result = super().authenticate(request)
+        if result is None:
+            return None
+        user, _auth = result
+        tenant = getattr(request._request, "tenant", None)
+        membership = membership_get(user=user, tenant=tenant) if tenant else None
+        if membership is None:
+            return None
+        _enter_membership(request, membership)
+        return result

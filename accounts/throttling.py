@@ -1,0 +1,51 @@
+"""Login throttling: after N failed attempts for one email from one IP, refuse for the window."""
+
+import hashlib
+from dataclasses import dataclass
+
+from django.conf import settings
+from rest_framework.throttling import SimpleRateThrottle
+
+from config.redis import get_redis
+
+
+@dataclass
+class LoginFailures:
+    key: str
+
+    def _limits(self) -> tuple[int, int]:
+        return settings.LOGIN_THROTTLE_ATTEMPTS, settings.LOGIN_THROTTLE_WINDOW
+
+    def raise_if_blocked(self) -> None:
+        from accounts.exceptions import LoginThrottled
+
+        attempts, window = self._limits()
+        client = get_redis()
+        count = int(client.get(self.key) or 0)
+        if count >= attempts:
+            ttl = client.ttl(self.key)
+            raise LoginThrottled(retry_after=ttl if ttl and ttl > 0 else window)
+
+    def record(self) -> None:
+        _, window = self._limits()
+        pipe = get_redis().pipeline()
+        pipe.incr(self.key)
+        pipe.expire(self.key, window, nx=True)
+        pipe.execute()
+
+    def clear(self) -> None:
+        get_redis().delete(self.key)
+
+
+def login_failures(*, email: str, ip: str) -> LoginFailures:
+    digest = hashlib.sha256(f"{email.strip().lower()}|{ip}".encode()).hexdigest()
+    return LoginFailures(key=f"prosa:login-failures:{digest}")
+
+
+class IPRateThrottle(SimpleRateThrottle):
+    """Per client IP for every request, authenticated or not (on top of DRF's per-user throttle)."""
+
+    scope = "ip"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

@@ -1,0 +1,86 @@
+"""Fixtures shared by every test. Tests run against real PostgreSQL and Redis (`make test`)."""
+
+import os
+
+import pytest
+from rest_framework.test import APIClient
+
+from accounts.models import Role
+from accounts.tests.factories import PASSWORD, MembershipFactory, UserFactory
+from tenants.tests.factories import TenantFactory
+
+
+@pytest.fixture(autouse=True)
+def _clean_redis():
+    """Each test starts with an empty Redis database (throttles, cache, channel layer).
+
+    Only the runner (`make test` → config.devserver test) points REDIS_URL at a database reserved for
+    tests and says so; anything else could be somebody's real data, so refuse rather than flush it.
+    """
+    if os.environ.get("PROSA_TEST_REDIS_RESERVED") != "1":
+        pytest.exit("Run the tests with `make test` (it reserves a Redis database for them).", returncode=2)
+    from config.redis import get_redis
+
+    get_redis().flushdb()
+    yield
+
+
+@pytest.fixture
+def tenant(db):
+    return TenantFactory(slug="shared", name="Shared Co")
+
+
+@pytest.fixture
+def other_tenant(db):
+    return TenantFactory(slug="other", name="Other Co")
+
+
+@pytest.fixture
+def make_member(db):
+    """make_member(tenant, role="agent", **user_fields) → the user, with an active membership."""
+
+    def _make(tenant, role=Role.AGENT, **user_fields):
+        membership = MembershipFactory(tenant=tenant, role=role, user=UserFactory(**user_fields))
+        return membership.user
+
+    return _make
+
+
+@pytest.fixture
+def admin_user(tenant, make_member):
+    return make_member(tenant, Role.ADMIN)
+
+
+@pytest.fixture
+def supervisor_user(tenant, make_member):
+    return make_member(tenant, Role.SUPERVISOR)
+
+
+@pytest.fixture
+def agent_user(tenant, make_member):
+    return make_member(tenant, Role.AGENT)
+
+
+@pytest.fixture
+def api_client():
+    return APIClient()
+
+
+@pytest.fixture
+def client_for():
+    """client_for(user, tenant) → an APIClient carrying a real JWT access token for that tenant."""
+    from accounts.services import tokens_issue
+
+    def _client(user, tenant):
+        client = APIClient()
+        pair = tokens_issue(user=user, tenant=tenant)
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {pair.access}")
+        client.tokens = pair
+        return client
+
+    return _client
+
+
+@pytest.fixture
+def password():
+    return PASSWORD

@@ -10,6 +10,20 @@ from accounts.tests.factories import PASSWORD, MembershipFactory, UserFactory
 from tenants.tests.factories import TenantFactory
 
 
+def pytest_configure(config):
+    from django.conf import settings
+
+    # Tests run with DEBUG off but without `collectstatic`: serve static files from the apps.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+    settings.WHITENOISE_USE_FINDERS = True
+    settings.WHITENOISE_AUTOREFRESH = True
+    # Argon2 costs ~0.25 s a password; tests that need the real hasher override this.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis database (throttles, cache, channel layer).

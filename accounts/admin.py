@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.utils.translation import gettext_lazy as _
 
 from accounts import services
@@ -8,11 +9,18 @@ from accounts.admin_access import admin_role
 from accounts.models import Invite, Membership, Role, User
 from config.errors import ProsaError
 from tenants.admin import TenantScopedAdmin, is_platform_view, tenant_members_queryset
+from tenants.context import tenant_context
+from tenants.exceptions import TenantContextMissing, TenantMismatch
 
 
-def _report(request, func, success_message):
+def _report(request, func, success_message, *, tenant):
+    """Runs a service inside `tenant` (the object's: the platform view has none of its own) and
+    reports the outcome as an admin message. Tenancy errors are bugs: they are not reported."""
     try:
-        result = func()
+        with tenant_context(tenant):
+            result = func()
+    except (TenantContextMissing, TenantMismatch):
+        raise
     except ProsaError as exc:
         messages.error(request, str(exc.detail))
         return None
@@ -89,7 +97,14 @@ class UserAdmin(DjangoUserAdmin):
     def has_delete_permission(self, request, obj=None):
         return is_platform_view(request)
 
-    @admin.action(description=_("Send a password reset link"))
+    def user_change_password(self, request, id, form_url=""):
+        # People may belong to several tenants: a tenant admin sends a reset link (which goes to
+        # the person) and never sets a password that would also open another tenant's door.
+        if not request.user.is_superuser:
+            raise PermissionDenied
+        return super().user_change_password(request, id, form_url)
+
+    @admin.action(description=_("Send a password reset link"), permissions=["change"])
     def send_password_reset(self, request, queryset):
         for user in queryset:
             services.password_reset_send(user=user)
@@ -99,7 +114,7 @@ class UserAdmin(DjangoUserAdmin):
 class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = ["user", "role", "is_active"]
+        fields = ["tenant", "user", "role", "is_active"]
 
 
 @admin.register(Membership)
@@ -112,43 +127,62 @@ class MembershipAdmin(TenantScopedAdmin):
     list_select_related = ["user"]
     actions = ["deactivate", "activate"]
 
+    def get_fields(self, request, obj=None):
+        # Only the platform picks the tenant (and only the platform adds memberships).
+        fields = ["user", "role", "is_active"]
+        return ["tenant", *fields] if is_platform_view(request) else fields
+
     def get_readonly_fields(self, request, obj=None):
-        return ["user"] if obj is not None else []
+        if obj is None:
+            return []
+        return ["tenant", "user"] if is_platform_view(request) else ["user"]
 
     def has_add_permission(self, request):
+        return is_platform_view(request)
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would skip the last-admin rule: inside a tenant, members are deactivated.
         return is_platform_view(request)
 
     def save_model(self, request, obj, form, change):
         if not change:
             return super().save_model(request, obj, form, change)
         # Role and activation changes go through the services' rules (last admin, seats, self).
-        before = Membership.all_tenants.get(pk=obj.pk)
+        before = Membership.all_tenants.select_related("tenant").get(pk=obj.pk)
         if "role" in form.changed_data:
             _report(
                 request,
                 lambda: services.membership_set_role(membership=before, role=obj.role, actor=request.user),
                 _("Role updated."),
+                tenant=before.tenant,
             )
         if "is_active" in form.changed_data:
             change_state = services.membership_activate if obj.is_active else services.membership_deactivate
-            _report(request, lambda: change_state(membership=before, actor=request.user), _("Access updated."))
+            _report(
+                request,
+                lambda: change_state(membership=before, actor=request.user),
+                _("Access updated."),
+                tenant=before.tenant,
+            )
 
-    @admin.action(description=_("Deactivate selected members"))
+    @admin.action(description=_("Deactivate selected members"), permissions=["manage"])
     def deactivate(self, request, queryset):
-        for membership in queryset:
+        for membership in queryset.select_related("tenant", "user"):
             _report(
                 request,
                 lambda m=membership: services.membership_deactivate(membership=m, actor=request.user),
                 _("%(user)s deactivated.") % {"user": membership.user},
+                tenant=membership.tenant,
             )
 
-    @admin.action(description=_("Activate selected members"))
+    @admin.action(description=_("Activate selected members"), permissions=["manage"])
     def activate(self, request, queryset):
-        for membership in queryset:
+        for membership in queryset.select_related("tenant", "user"):
             _report(
                 request,
                 lambda m=membership: services.membership_activate(membership=m, actor=request.user),
                 _("%(user)s activated.") % {"user": membership.user},
+                tenant=membership.tenant,
             )
 
 
@@ -200,11 +234,12 @@ class InviteAdmin(TenantScopedAdmin):
 
             return HttpResponseRedirect(request.path)
 
-    @admin.action(description=_("Revoke selected invites"))
+    @admin.action(description=_("Revoke selected invites"), permissions=["manage"])
     def revoke(self, request, queryset):
-        for invite in queryset:
+        for invite in queryset.select_related("tenant"):
             _report(
                 request,
                 lambda i=invite: services.invite_revoke(invite=i),
                 _("%(email)s revoked.") % {"email": invite.email},
+                tenant=invite.tenant,
             )

@@ -1,3 +1,5 @@
+import json
+
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
@@ -27,6 +29,19 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        # A client's malformed frame is answered, not allowed to crash the connection (and log a 500).
+        try:
+            content = json.loads(text_data) if text_data else None
+        except ValueError:
+            content = None
+        if not isinstance(content, dict):
+            await self.send_json(
+                {"type": "error", "data": {"code": "invalid_message", "detail": "Send JSON objects with a type."}}
+            )
+            return
+        await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "ping":

@@ -111,6 +111,11 @@ class TenantScopedAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return self._can_manage(request)
 
+    def has_manage_permission(self, request):
+        """For admin actions that write: `@admin.action(permissions=["manage"])`. Actions without
+        `permissions` are offered to everyone who may view the list, supervisors included."""
+        return self._can_manage(request)
+
 
 @admin.register(Tenant)
 class TenantAdmin(admin.ModelAdmin):

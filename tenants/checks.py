@@ -12,7 +12,11 @@ def tenant_models_inherit_base(app_configs=None, **kwargs):
     from tenants.models import TenantOwned
 
     errors = []
-    for model in apps.get_models():
+    if app_configs is None:
+        models = apps.get_models()
+    else:  # `manage.py check <app_label>` checks only those apps
+        models = [model for app_config in app_configs for model in app_config.get_models()]
+    for model in models:
         label = f"{model._meta.app_label}.{model.__name__}"
         if model._meta.app_label in TENANT_APPS or label in EXTRA_TENANT_MODELS:
             if not issubclass(model, TenantOwned):

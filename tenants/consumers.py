@@ -12,8 +12,11 @@ class TenantConsumerMixin:
         error = self.scope.get("auth_error")
         membership = self.scope.get("membership")
         if error or membership is None:
-            code, _reason = error or (4403, "no_active_membership")
-            await self.close(code=code)
+            code, reason = error or (4403, "no_active_membership")
+            # Accept, then close: a close during the handshake reaches the client as an HTTP 403
+            # (a browser sees code 1006), never as 4401/4403. Nothing is joined or sent before.
+            await self.accept()
+            await self.close(code=code, reason=reason)
             return
         self.membership = membership
         self.tenant = membership.tenant

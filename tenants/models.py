@@ -1,8 +1,10 @@
+from contextlib import nullcontext
+
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from tenants.context import get_current_tenant, require_current_tenant
+from tenants.context import get_current_tenant, require_current_tenant, tenant_context
 from tenants.exceptions import TenantMismatch
 
 
@@ -32,8 +34,46 @@ class Tenant(models.Model):
         return self.name
 
 
+_TENANT_FIELDS = {"tenant", "tenant_id"}
+
+
+def _ensure_current_tenant(tenant_id) -> None:
+    """Refuses a write that would put a row into a tenant other than the current one."""
+    if tenant_id != require_current_tenant().pk:
+        raise TenantMismatch()
+
+
 class TenantScopedQuerySet(models.QuerySet):
-    pass
+    """Bulk writes skip `Model.save()`; they keep its rule: rows go into the current tenant only."""
+
+    def bulk_create(self, objs, *args, **kwargs):
+        tenant = require_current_tenant()
+        objs = list(objs)
+        for obj in objs:
+            if obj.tenant_id is None:
+                obj.tenant = tenant
+            else:
+                _ensure_current_tenant(obj.tenant_id)
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def update(self, **kwargs):
+        # Moving rows to another tenant is never a scoped operation.
+        for field in _TENANT_FIELDS & kwargs.keys():
+            value = kwargs[field]
+            _ensure_current_tenant(value.pk if isinstance(value, Tenant) else value)
+        return super().update(**kwargs)
+
+    def bulk_update(self, objs, fields, *args, **kwargs):
+        # Checked before Django opens its transaction, so a refusal leaves the caller's intact.
+        objs = list(objs)
+        if _TENANT_FIELDS & set(fields):
+            for obj in objs:
+                _ensure_current_tenant(obj.tenant_id)
+            # Every row is already in the current tenant (the queryset is scoped): nothing to move.
+            fields = [field for field in fields if field not in _TENANT_FIELDS]
+            if not fields:
+                return 0
+        return super().bulk_update(objs, fields, *args, **kwargs)
 
 
 class TenantManager(models.Manager.from_queryset(TenantScopedQuerySet)):
@@ -42,6 +82,11 @@ class TenantManager(models.Manager.from_queryset(TenantScopedQuerySet)):
     def get_queryset(self):
         tenant = require_current_tenant()
         return super().get_queryset().filter(tenant_id=tenant.pk)
+
+    def none(self):
+        # An empty queryset holds no tenant's rows, so it needs no tenant (schema generation,
+        # form field defaults); anything that could return rows still fails closed.
+        return super().get_queryset().none()
 
 
 class UnscopedManager(models.Manager):
@@ -54,7 +99,7 @@ class TenantOwned(models.Model):
 
     `objects` (the default manager) is scoped to the current tenant and raises without one;
     `all_tenants` is the explicit way around it. Saving fills `tenant` from the context and refuses
-    to write a row into a tenant other than the current one.
+    to write (save, delete, bulk_create, update) a row of a tenant other than the current one.
     """
 
     tenant = models.ForeignKey(
@@ -74,3 +119,24 @@ class TenantOwned(models.Model):
         elif current is not None and current.pk != self.tenant_id:
             raise TenantMismatch()
         super().save(*args, **kwargs)
+
+    def _own_tenant_for_validation(self):
+        """Model validation (unique checks, constraints) queries the default manager. Outside any
+        tenant (the platform admin) it runs inside the row's own tenant instead of failing."""
+        if get_current_tenant() is None and self.tenant_id is not None:
+            return tenant_context(self.tenant)
+        return nullcontext()
+
+    def validate_unique(self, exclude=None):
+        with self._own_tenant_for_validation():
+            super().validate_unique(exclude=exclude)
+
+    def validate_constraints(self, exclude=None):
+        with self._own_tenant_for_validation():
+            super().validate_constraints(exclude=exclude)
+
+    def delete(self, *args, **kwargs):
+        current = get_current_tenant()
+        if current is not None and current.pk != self.tenant_id:
+            raise TenantMismatch()
+        return super().delete(*args, **kwargs)

@@ -1,0 +1,116 @@
+"""One factory per tenant-owned model, for the cross-tenant sweeps (API, admin).
+
+`build(model, tenant)` saves one object of `model` in `tenant`; `build_all(tenant)` one of every
+registered model. tests/test_isolation.py fails while a concrete TenantOwned model has no factory
+here, so a new model registers one and is swept by every isolation test from then on.
+
+Factories write through `all_tenants` (see TenantOwnedFactory), so they need no tenant in context.
+"""
+
+from collections.abc import Callable
+
+from django.apps import apps
+from django.db import models
+
+from accounts.models import Invite, Membership, Role, User
+from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
+from tenants.models import Tenant, TenantOwned
+from whatsapp.models import Connection, InboundEvent
+from whatsapp.tests.factories import ConnectionFactory, InboundEventFactory
+
+Factory = Callable[[Tenant], models.Model]
+
+FACTORIES: dict[type[models.Model], Factory] = {}
+
+
+def register(model: type[models.Model]) -> Callable[[Factory], Factory]:
+    def decorator(factory: Factory) -> Factory:
+        assert model not in FACTORIES, f"{model._meta.label} registered twice"
+        FACTORIES[model] = factory
+        return factory
+
+    return decorator
+
+
+def tenant_owned_models() -> list[type[models.Model]]:
+    """Every concrete tenant-owned model of the project (proxies count as their concrete model)."""
+    found = {
+        model._meta.concrete_model
+        for model in apps.get_models()
+        if issubclass(model, TenantOwned) and not model._meta.abstract
+    }
+    return sorted(found, key=lambda model: model._meta.label)
+
+
+def build(model: type[models.Model], tenant: Tenant) -> models.Model:
+    try:
+        factory = FACTORIES[model._meta.concrete_model]
+    except KeyError:
+        raise LookupError(f"No factory for {model._meta.label}: register one in tests/registry.py") from None
+    obj = factory(tenant)
+    assert obj.tenant_id == tenant.pk, f"the factory of {model._meta.label} built a row of another tenant"
+    return obj
+
+
+def build_all(tenant: Tenant) -> dict[type[models.Model], models.Model]:
+    """One object of every registered model. A model without a factory fails one test
+    (test_every_tenant_owned_model_has_a_factory), not every sweep."""
+    return {model: build(model, tenant) for model in tenant_owned_models() if model in FACTORIES}
+
+
+def tenant_markers(tenant: Tenant, objects: dict) -> frozenset[str]:
+    """Distinctive strings of a tenant's data (names, e-mails…) that must never reach another one:
+    its name and slug, free-text values of its rows (6+ characters, no choices) and the names and
+    e-mails of the people its rows point at."""
+    values = {tenant.name, tenant.slug}
+    for obj in objects.values():
+        for field in obj._meta.concrete_fields:
+            value = getattr(obj, field.attname)
+            if field.is_relation and field.related_model is User and value is not None:
+                person = User.objects.get(pk=value)
+                values |= {person.email, person.name}
+            elif isinstance(field, models.CharField | models.TextField) and not field.choices:
+                if isinstance(value, str) and len(value) >= 6:
+                    values.add(value)
+    return frozenset(values)
+
+
+def tenant_snapshot(tenant: Tenant) -> dict:
+    """Every row of the tenant (and of its people), to prove that a request wrote nothing there."""
+    rows = {
+        model._meta.label: list(model.all_tenants.filter(tenant=tenant).order_by("pk").values())
+        for model in tenant_owned_models()
+    }
+    rows["users"] = list(User.objects.filter(memberships__tenant=tenant).distinct().order_by("pk").values())
+    rows["tenant"] = list(Tenant.objects.filter(pk=tenant.pk).values())
+    return rows
+
+
+# --- accounts ------------------------------------------------------------------
+
+
+@register(Membership)
+def _membership(tenant: Tenant) -> Membership:
+    # A person who belongs to this tenant only: users/{pk} addresses people through memberships.
+    user = UserFactory(name=f"Member of {tenant.slug}", email=f"member-{tenant.slug}@example.com")
+    return MembershipFactory(tenant=tenant, user=user, role=Role.AGENT)
+
+
+@register(Invite)
+def _invite(tenant: Tenant) -> Invite:
+    return InviteFactory(tenant=tenant, email=f"invitee-{tenant.slug}@example.com", role=Role.SUPERVISOR)
+
+
+# --- whatsapp ------------------------------------------------------------------
+
+
+@register(Connection)
+def _connection(tenant: Tenant) -> Connection:
+    return ConnectionFactory(tenant=tenant, name=f"WhatsApp of {tenant.slug}")
+
+
+@register(InboundEvent)
+def _inbound_event(tenant: Tenant) -> InboundEvent:
+    return InboundEventFactory(
+        tenant=tenant, connection=ConnectionFactory(tenant=tenant, name=f"Inbox of {tenant.slug}")
+    )

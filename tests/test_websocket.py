@@ -1,0 +1,461 @@
+"""The WebSocket endpoint /ws/: authentication, tenant membership, tenant groups, ping.
+
+Most tests drive config.asgi.application in-process with Channels' WebsocketCommunicator; the last
+ones start a real daphne on a free port, against this test database and Redis, and connect with a
+real WebSocket client (close codes over the wire are not the same thing as in-process).
+
+The consumer reaches the database from worker threads, so these tests commit (transactional_db).
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from asgiref.sync import async_to_sync
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from channels.layers import get_channel_layer
+from channels.routing import URLRouter
+from channels.security.websocket import AllowedHostsOriginValidator
+from channels.testing import WebsocketCommunicator
+from django.db import connection
+from django.urls import path
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken
+
+from accounts.models import Membership, Role
+from accounts.services import TENANT_CLAIM, tokens_issue
+from accounts.tests.factories import MembershipFactory, UserFactory
+from config.asgi import application
+from config.ws_auth import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, JWTOrSessionAuthMiddleware
+from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
+from tenants.context import get_current_tenant
+from tenants.tests.factories import TenantFactory
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+ORIGIN = (b"origin", b"http://localhost")
+
+
+@pytest.fixture
+def world(transactional_db):
+    a = TenantFactory(slug="ws-a", name="WS A")
+    b = TenantFactory(slug="ws-b", name="WS B")
+    admin_a = MembershipFactory(tenant=a, role=Role.ADMIN).user
+    agent_b = MembershipFactory(tenant=b, role=Role.AGENT).user
+    return {"a": a, "b": b, "admin_a": admin_a, "agent_b": agent_b}
+
+
+def _access(user, tenant) -> str:
+    return tokens_issue(user=user, tenant=tenant).access
+
+
+def _run(coroutine_function, *args):
+    return async_to_sync(coroutine_function)(*args)
+
+
+async def _open(query: str = "", headers=None):
+    communicator = WebsocketCommunicator(application, f"/ws/{query}", headers=[ORIGIN, *(headers or [])])
+    connected, _subprotocol = await communicator.connect(timeout=5)
+    return communicator, connected
+
+
+async def _refused(query: str = "", headers=None):
+    """Accepted, then closed with an application code: what the client sees as the close code."""
+    communicator, connected = await _open(query, headers)
+    assert connected is True
+    closing = await communicator.receive_output(timeout=5)
+    # What the server does next: the socket is gone, the consumer hears so. (Its pending channel
+    # layer read can take seconds to unwind; the harness cancels it after the short wait.)
+    await communicator.disconnect(code=closing.get("code", 1000), timeout=0.2)
+    return closing
+
+
+# --- Authentication ------------------------------------------------------------------------
+
+
+def test_a_valid_token_connects_to_its_tenant(world):
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        communicator, connected = await _open(f"?token={token}")
+        ready = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return connected, ready
+
+    connected, ready = _run(scenario)
+    assert connected is True
+    assert ready == {
+        "type": "session.ready",
+        "data": {"user_id": world["admin_a"].pk, "tenant_id": world["a"].pk, "role": "admin"},
+    }
+
+
+def test_a_token_picks_the_tenant_for_a_member_of_several(world):
+    MembershipFactory(tenant=world["b"], user=world["admin_a"], role=Role.SUPERVISOR)
+    token = _access(world["admin_a"], world["b"])
+
+    async def scenario():
+        communicator, _ = await _open(f"?token={token}")
+        ready = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return ready
+
+    assert _run(scenario)["data"] == {"user_id": world["admin_a"].pk, "tenant_id": world["b"].pk, "role": "supervisor"}
+
+
+def _expired_access(user, tenant) -> str:
+    token = AccessToken.for_user(user)
+    token[TENANT_CLAIM] = tenant.pk
+    token.set_iat(at_time=timezone.now() - timedelta(hours=2))
+    token.set_exp(from_time=timezone.now() - timedelta(hours=2), lifetime=timedelta(minutes=15))
+    return str(token)
+
+
+@pytest.mark.parametrize(
+    ("make_token", "reason"),
+    [
+        pytest.param(lambda w: "not-a-jwt", "invalid_or_expired_token", id="garbage"),
+        pytest.param(lambda w: _expired_access(w["admin_a"], w["a"]), "invalid_or_expired_token", id="expired"),
+        pytest.param(
+            lambda w: tokens_issue(user=w["admin_a"], tenant=w["a"]).refresh, "invalid_or_expired_token", id="refresh"
+        ),
+        pytest.param(lambda w: _access(w["admin_a"], w["a"])[:-4] + "AAAA", "invalid_or_expired_token", id="forged"),
+    ],
+)
+def test_a_bad_token_closes_with_4401(world, make_token, reason):
+    closing = _run(_refused, f"?token={make_token(world)}")
+    assert closing == {"type": "websocket.close", "code": CLOSE_UNAUTHENTICATED, "reason": reason}
+    assert CLOSE_UNAUTHENTICATED == 4401
+
+
+def test_a_revoked_token_closes_with_4401(world):
+    token = _access(world["admin_a"], world["a"])
+    world["admin_a"].tokens_valid_after = timezone.now() + timedelta(seconds=5)
+    world["admin_a"].save(update_fields=["tokens_valid_after"])
+    closing = _run(_refused, f"?token={token}")
+    assert closing == {"type": "websocket.close", "code": 4401, "reason": "token_revoked"}
+
+
+def test_an_inactive_user_closes_with_4401(world):
+    token = _access(world["admin_a"], world["a"])
+    world["admin_a"].is_active = False
+    world["admin_a"].save(update_fields=["is_active"])
+    closing = _run(_refused, f"?token={token}")
+    assert closing == {"type": "websocket.close", "code": 4401, "reason": "user_inactive"}
+
+
+def test_no_credentials_close_with_4401(world):
+    closing = _run(_refused, "")
+    assert closing == {"type": "websocket.close", "code": 4401, "reason": "not_authenticated"}
+
+
+def test_an_inactive_membership_closes_with_4403(world):
+    token = _access(world["admin_a"], world["a"])
+    Membership.all_tenants.filter(user=world["admin_a"], tenant=world["a"]).update(is_active=False)
+    closing = _run(_refused, f"?token={token}")
+    assert closing == {"type": "websocket.close", "code": CLOSE_FORBIDDEN, "reason": "no_active_membership"}
+    assert CLOSE_FORBIDDEN == 4403
+
+
+def test_a_token_for_a_tenant_the_user_does_not_belong_to_closes_with_4403(world):
+    """A validly signed token naming tenant B for A's admin (e.g. membership since removed)."""
+    token = AccessToken.for_user(world["admin_a"])
+    token[TENANT_CLAIM] = world["b"].pk
+    closing = _run(_refused, f"?token={token}")
+    assert closing == {"type": "websocket.close", "code": 4403, "reason": "no_active_membership"}
+
+
+def test_an_inactive_tenant_closes_with_4403(world):
+    token = _access(world["admin_a"], world["a"])
+    type(world["a"]).objects.filter(pk=world["a"].pk).update(is_active=False)
+    closing = _run(_refused, f"?token={token}")
+    assert closing == {"type": "websocket.close", "code": 4403, "reason": "no_active_membership"}
+
+
+def test_a_browser_session_connects_to_its_tenant(world, client):
+    client.force_login(world["admin_a"])
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+
+    async def scenario():
+        communicator, connected = await _open("", headers=[(b"cookie", cookie)])
+        ready = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        return connected, ready
+
+    connected, ready = _run(scenario)
+    assert connected is True
+    assert ready["data"] == {"user_id": world["admin_a"].pk, "tenant_id": world["a"].pk, "role": "admin"}
+
+
+def test_a_session_without_membership_closes_with_4403(world, client):
+    client.force_login(UserFactory())
+    cookie = f"sessionid={client.cookies['sessionid'].value}".encode()
+    closing = _run(_refused, "", [(b"cookie", cookie)])
+    assert closing == {"type": "websocket.close", "code": 4403, "reason": "no_active_membership"}
+
+
+def test_a_foreign_origin_is_refused_before_anything_else(world):
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application,
+            f"/ws/?token={token}",
+            headers=[(b"origin", b"https://evil.example.com")],
+        )
+        connected, _code = await communicator.connect(timeout=5)
+        return connected
+
+    assert _run(scenario) is False
+
+
+# --- Messages and groups ------------------------------------------------------------------------
+
+
+def test_ping_gets_pong_and_other_messages_an_error(world):
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        communicator, _ = await _open(f"?token={token}")
+        await communicator.receive_json_from(timeout=5)  # session.ready
+        replies = []
+        for frame in ['{"type": "ping"}', '{"type": "subscribe"}', "not json", "[1, 2]"]:
+            await communicator.send_to(text_data=frame)
+            replies.append(await communicator.receive_json_from(timeout=5))
+        await communicator.send_to(bytes_data=b"\x00\x01")
+        replies.append(await communicator.receive_json_from(timeout=5))
+        await communicator.disconnect()
+        return replies
+
+    invalid = {"type": "error", "data": {"code": "invalid_message", "detail": "Send JSON objects with a type."}}
+    assert _run(scenario) == [
+        {"type": "pong", "data": {}},
+        {"type": "error", "data": {"code": "unknown_type", "detail": "Unknown message type."}},
+        invalid,
+        invalid,
+        invalid,
+    ]
+
+
+def test_tenant_events_reach_that_tenant_only(world):
+    event = {"type": "ticket.updated", "data": {"id": 7, "status": "open"}}
+    both = world["admin_a"]
+    MembershipFactory(tenant=world["b"], user=both, role=Role.AGENT)
+    token_a, token_b = _access(world["admin_a"], world["a"]), _access(world["agent_b"], world["b"])
+    # The same person as token_a, but connected to tenant B: A's events are not for that socket.
+    token_both_in_b = _access(both, world["b"])
+
+    async def scenario():
+        layer = get_channel_layer()
+        socket_a, _ = await _open(f"?token={token_a}")
+        socket_b, _ = await _open(f"?token={token_b}")
+        socket_both_in_b, _ = await _open(f"?token={token_both_in_b}")
+        for communicator in (socket_a, socket_b, socket_both_in_b):
+            await communicator.receive_json_from(timeout=5)  # session.ready
+
+        await layer.group_send(tenant_group(world["a"].pk), {"type": "prosa.event", "event": event})
+        got_a = await socket_a.receive_json_from(timeout=5)
+        quiet_b = await socket_b.receive_nothing(timeout=0.5)
+        quiet_both_in_b = await socket_both_in_b.receive_nothing(timeout=0.2)
+
+        await layer.group_send(
+            user_group(world["b"].pk, world["agent_b"].pk), {"type": "prosa.event", "event": {"type": "note"}}
+        )
+        got_b = await socket_b.receive_json_from(timeout=5)
+        quiet_a = await socket_a.receive_nothing(timeout=0.5)
+        quiet_both_after = await socket_both_in_b.receive_nothing(timeout=0.2)
+
+        for communicator in (socket_a, socket_b, socket_both_in_b):
+            await communicator.disconnect()
+        return got_a, quiet_b, quiet_both_in_b, got_b, quiet_a, quiet_both_after
+
+    got_a, quiet_b, quiet_both_in_b, got_b, quiet_a, quiet_both_after = _run(scenario)
+    assert got_a == event
+    assert got_b == {"type": "note"}
+    assert (quiet_b, quiet_both_in_b, quiet_a, quiet_both_after) == (True, True, True, True)
+
+
+def test_groups_are_left_on_disconnect(world):
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        layer = get_channel_layer()
+        communicator, _ = await _open(f"?token={token}")
+        await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        group = layer._group_key(tenant_group(world["a"].pk))
+        connection_ = layer.connection(layer.consistent_hash(tenant_group(world["a"].pk)))
+        return await connection_.zcard(group)
+
+    assert _run(scenario) == 0
+
+
+def test_a_refused_socket_joins_no_group(world):
+    token = _access(world["admin_a"], world["a"])
+    Membership.all_tenants.filter(user=world["admin_a"]).update(is_active=False)
+
+    async def scenario():
+        layer = get_channel_layer()
+        communicator, connected = await _open(f"?token={token}")
+        closing = await communicator.receive_output(timeout=5)
+        await communicator.disconnect(code=closing["code"], timeout=0.2)
+        connection_ = layer.connection(layer.consistent_hash(tenant_group(world["a"].pk)))
+        members = await connection_.zcard(layer._group_key(tenant_group(world["a"].pk)))
+        return connected, closing["code"], members
+
+    assert _run(scenario) == (True, 4403, 0)
+
+
+class TenantProbeConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
+    """A minimal consumer on the tenant mixin: answers with what its handlers see."""
+
+    async def receive_json(self, content, **kwargs):
+        tenant = get_current_tenant()
+        members = await database_sync_to_async(lambda: sorted(Membership.objects.values_list("user_id", flat=True)))()
+        await self.send_json({"tenant_id": tenant.pk if tenant else None, "members": members})
+
+
+probe_application = AllowedHostsOriginValidator(
+    JWTOrSessionAuthMiddleware(URLRouter([path("ws/probe/", TenantProbeConsumer.as_asgi())]))
+)
+
+
+def test_consumer_handlers_run_inside_the_connections_tenant(world):
+    """Handlers (and the database calls they make in threads) see the socket's tenant only."""
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        communicator = WebsocketCommunicator(probe_application, f"/ws/probe/?token={token}", headers=[ORIGIN])
+        connected, _ = await communicator.connect(timeout=5)
+        await communicator.send_json_to({"type": "probe"})
+        answer = await communicator.receive_json_from(timeout=5)
+        outside = get_current_tenant()
+        await communicator.disconnect()
+        return connected, answer, outside
+
+    connected, answer, outside = _run(scenario)
+    assert connected is True
+    assert answer == {"tenant_id": world["a"].pk, "members": [world["admin_a"].pk]}
+    assert outside is None
+
+
+# --- Over a real socket ------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _database_url() -> str:
+    """The test database (pytest-django's `test_…`), as DATABASE_URL for another process."""
+    params = connection.settings_dict
+    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
+    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
+
+
+@pytest.fixture(scope="module")
+def daphne(django_db_setup, tmp_path_factory):
+    """A daphne process serving config.asgi:application on a free port, on the test database."""
+    port = _free_port()
+    log = tmp_path_factory.mktemp("daphne") / "daphne.log"
+    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "config.settings"}
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if process.poll() is not None:
+                pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"daphne did not listen on {port} within 30 s:\n{log.read_text()}")
+                time.sleep(0.1)
+        yield f"ws://127.0.0.1:{port}/ws/", f"http://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def _real_connect(daphne, query):
+    from websockets.sync.client import connect
+
+    url, origin = daphne
+    return connect(url + query, origin=origin, open_timeout=10, close_timeout=5)
+
+
+def test_real_socket_session_events_and_isolation(world, daphne):
+    from websockets.exceptions import ConnectionClosed  # noqa: F401  (fails loudly if missing)
+
+    event = {"type": "message.created", "data": {"id": 42}}
+    with (
+        _real_connect(daphne, f"?token={_access(world['admin_a'], world['a'])}") as socket_a,
+        _real_connect(daphne, f"?token={_access(world['agent_b'], world['b'])}") as socket_b,
+    ):
+        assert json.loads(socket_a.recv(timeout=10)) == {
+            "type": "session.ready",
+            "data": {"user_id": world["admin_a"].pk, "tenant_id": world["a"].pk, "role": "admin"},
+        }
+        assert json.loads(socket_b.recv(timeout=10))["data"]["tenant_id"] == world["b"].pk
+
+        socket_a.send(json.dumps({"type": "ping"}))
+        assert json.loads(socket_a.recv(timeout=10)) == {"type": "pong", "data": {}}
+
+        # From this (test) process through Redis to the daphne process.
+        async_to_sync(get_channel_layer().group_send)(
+            tenant_group(world["a"].pk), {"type": "prosa.event", "event": event}
+        )
+        assert json.loads(socket_a.recv(timeout=10)) == event
+        with pytest.raises(TimeoutError):
+            socket_b.recv(timeout=1)
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        pytest.param("?token=not-a-jwt", 4401, id="bad-token"),
+        pytest.param("", 4401, id="no-credentials"),
+        pytest.param("inactive-membership", 4403, id="inactive-membership"),
+    ],
+)
+def test_real_socket_refusals_carry_the_close_code(world, daphne, query, code):
+    from websockets.exceptions import ConnectionClosed
+
+    if query == "inactive-membership":
+        query = f"?token={_access(world['admin_a'], world['a'])}"
+        Membership.all_tenants.filter(user=world["admin_a"]).update(is_active=False)
+    with _real_connect(daphne, query) as ws:
+        with pytest.raises(ConnectionClosed) as closed:
+            ws.recv(timeout=10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == code
+
+
+def test_real_socket_refuses_a_foreign_origin(world, daphne):
+    from websockets.exceptions import InvalidStatus
+    from websockets.sync.client import connect
+
+    url, _origin = daphne
+    with pytest.raises(InvalidStatus) as refused:
+        connect(f"{url}?token={_access(world['admin_a'], world['a'])}", origin="https://evil.example.com")
+    assert refused.value.response.status_code == 403

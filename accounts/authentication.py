@@ -11,10 +11,9 @@ from rest_framework.authentication import SessionAuthentication
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import InvalidToken
 
-from accounts.selectors import membership_get
-from accounts.services import TENANT_CLAIM
+from accounts.selectors import membership_get, membership_get_by_tenant_id
+from accounts.services import TENANT_CLAIM, token_is_revoked
 from tenants.context import set_current_tenant
-from tenants.models import Tenant
 
 
 def _enter_membership(request, membership) -> None:
@@ -31,12 +30,9 @@ class TenantJWTAuthentication(JWTAuthentication):
         if result is None:
             return None
         user, token = result
-        valid_after = user.tokens_valid_after
-        if valid_after is not None and int(token.get("iat", 0)) < int(valid_after.timestamp()):
+        if token_is_revoked(user=user, token=token):
             raise InvalidToken({"detail": _("Token has been revoked."), "code": "token_revoked"})
-        tenant_id = token.get(TENANT_CLAIM)
-        tenant = Tenant.objects.filter(pk=tenant_id).first() if tenant_id else None
-        membership = membership_get(user=user, tenant=tenant) if tenant else None
+        membership = membership_get_by_tenant_id(user=user, tenant_id=token.get(TENANT_CLAIM))
         if membership is None:
             raise exceptions.AuthenticationFailed(
                 _("No active membership in this workspace."), code="no_active_membership"

@@ -77,3 +77,23 @@ class LastAdmin(Conflict):
 class ResetLinkInvalid(ValidationFailed):
     code = "reset_link_invalid"
     default_detail = _("This password reset link is invalid or has expired.")
+
+
+class TokenInvalid(ProsaError):
+    """A token that is malformed, expired, blacklisted or of the wrong kind (same code as simplejwt's)."""
+
+    code = "token_not_valid"
+    default_detail = _("Token is invalid or expired.")
+    status_code = 401
+
+
+class TokenRevoked(TokenInvalid):
+    code = "token_revoked"
+    default_detail = _("Token has been revoked.")
+
+
+class TokenNoActiveMembership(TokenInvalid):
+    """The token's workspace no longer admits its user (membership or workspace deactivated)."""
+
+    code = "no_active_membership"
+    default_detail = _("No active membership in this workspace.")

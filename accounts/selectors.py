@@ -29,6 +29,17 @@ def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
     )
 
 
+def membership_get_by_tenant_id(*, user: User, tenant_id) -> Membership | None:
+    """Like `membership_get`, from a tenant id (a token's claim) in one query."""
+    if not tenant_id:
+        return None
+    return (
+        Membership.all_tenants.filter(user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
+        .select_related("tenant")
+        .first()
+    )
+
+
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__name", "user__email")
 

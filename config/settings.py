@@ -190,6 +190,8 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "config.api.exceptions.exception_handler",
     "NON_FIELD_ERRORS_KEY": "non_field_errors",
+    # Proxies in front of the app whose X-Forwarded-For is trusted for client IPs (throttles).
+    "NUM_PROXIES": env.int("NUM_PROXIES", default=None) if env("NUM_PROXIES", default="") else None,
 }
 
 SIMPLE_JWT = {

@@ -11,6 +11,7 @@ from accounts import selectors, services
 from accounts.api import serializers as s
 from accounts.models import Role
 from accounts.permissions import IsTenantAdmin, IsTenantMember
+from accounts.throttling import client_ip
 from tenants.context import require_current_tenant
 
 
@@ -51,7 +52,7 @@ class LoginView(_PublicView):
             email=data["email"],
             password=data["password"],
             tenant_ref=data.get("tenant"),
-            ip=request.META.get("REMOTE_ADDR", ""),
+            ip=client_ip(request),
         )
         return _token_response(pair)
 
@@ -259,5 +260,5 @@ class InviteAcceptView(_PublicView):
     def post(self, request, token):
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        pair = services.invite_accept(token=token, ip=request.META.get("REMOTE_ADDR", ""), **serializer.validated_data)
+        pair = services.invite_accept(token=token, ip=client_ip(request), **serializer.validated_data)
         return _token_response(pair)

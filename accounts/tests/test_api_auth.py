@@ -843,3 +843,29 @@ def test_register_never_joins_an_existing_workspace(api_client):
     assert response.status_code == 201
     assert response.json()["tenant"]["slug"] == "acme-corp-2"
     assert Membership.all_tenants.filter(tenant__slug="acme-corp").count() == 0
+
+
+def test_login_throttle_counts_the_forwarded_client_ip_behind_a_trusted_proxy(api_client, admin_user, settings):
+    """With one trusted proxy, two clients behind it are throttled separately."""
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK, "NUM_PROXIES": 1}
+    for _ in range(5):
+        api_client.post(
+            "/api/v1/auth/login",
+            {"email": admin_user.email, "password": "wrong-password"},
+            format="json",
+            HTTP_X_FORWARDED_FOR="203.0.113.7",
+        )
+    blocked = api_client.post(
+        "/api/v1/auth/login",
+        {"email": admin_user.email, "password": "wrong-password"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="203.0.113.7",
+    )
+    other_client = api_client.post(
+        "/api/v1/auth/login",
+        {"email": admin_user.email, "password": "wrong-password"},
+        format="json",
+        HTTP_X_FORWARDED_FOR="198.51.100.9",
+    )
+    assert blocked.status_code == 429
+    assert other_client.status_code == 401

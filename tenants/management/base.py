@@ -14,9 +14,10 @@ class TenantCommand(BaseCommand):
         parser.add_argument("--tenant", required=True, help="Slug of the tenant to work in.")
 
     def handle(self, *args, **options):
-        tenant = tenant_get_by_slug(slug=options["tenant"])
+        slug = options.pop("tenant")
+        tenant = tenant_get_by_slug(slug=slug)
         if tenant is None:
-            raise CommandError(f"No active tenant with slug {options['tenant']!r}.")
+            raise CommandError(f"No active tenant with slug {slug!r}.")
         with tenant_context(tenant):
             return self.handle_tenant(tenant, *args, **options)
 

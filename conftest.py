@@ -20,6 +20,12 @@ def pytest_configure(config):
     }
     settings.WHITENOISE_USE_FINDERS = True
     settings.WHITENOISE_AUTOREFRESH = True
+    # Tasks run in-process in tests (on_commit callbacks included with
+    # django_capture_on_commit_callbacks(execute=True)); a test that needs a real worker starts one.
+    from config.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
     # Argon2 costs ~0.25 s a password; tests that need the real hasher override this.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 

@@ -25,6 +25,15 @@ class Tenant(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
+    # --- Conversation settings (tenant admins edit these)
+    # {"mon": [["08:00", "18:00"]], ..., "sun": []} in `timezone`; empty = always open.
+    business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
+    auto_close_after_hours = models.PositiveIntegerField(_("close idle tickets after (hours, 0 = never)"), default=0)
+    reopen_window_minutes = models.PositiveIntegerField(
+        _("a message this soon after closing reopens the ticket (minutes, 0 = always a new ticket)"), default=0
+    )
+    rating_enabled = models.BooleanField(_("ask for a satisfaction rating on close"), default=False)
+
     class Meta:
         ordering = ["name"]
         verbose_name = _("tenant")

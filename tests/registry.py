@@ -14,7 +14,19 @@ from django.db import models
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
+from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
+from crm.tests.factories import ContactFactory, ContactFieldDefinitionFactory, ContactImportFactory, TagFactory
 from tenants.models import Tenant, TenantOwned
+from tickets.models import Message, Queue, QuickReply, ScheduledMessage, TenantSequence, Ticket, TicketEvent
+from tickets.tests.factories import (
+    MessageFactory,
+    QueueFactory,
+    QuickReplyFactory,
+    ScheduledMessageFactory,
+    TenantSequenceFactory,
+    TicketEventFactory,
+    TicketFactory,
+)
 from whatsapp.models import Connection, InboundEvent
 from whatsapp.tests.factories import ConnectionFactory, InboundEventFactory
 
@@ -114,3 +126,64 @@ def _inbound_event(tenant: Tenant) -> InboundEvent:
     return InboundEventFactory(
         tenant=tenant, connection=ConnectionFactory(tenant=tenant, name=f"Inbox of {tenant.slug}")
     )
+
+
+# --- crm ----------------------------------------------------------------------
+@register(Tag)
+def _tag(tenant: Tenant) -> Tag:
+    return TagFactory(tenant=tenant, name=f"vip-{tenant.slug}")
+
+
+@register(ContactFieldDefinition)
+def _contact_field(tenant: Tenant) -> ContactFieldDefinition:
+    return ContactFieldDefinitionFactory(tenant=tenant, label=f"CPF of {tenant.slug}")
+
+
+@register(Contact)
+def _contact(tenant: Tenant) -> Contact:
+    return ContactFactory(tenant=tenant, name=f"Customer of {tenant.slug}")
+
+
+@register(ContactImport)
+def _contact_import(tenant: Tenant) -> ContactImport:
+    return ContactImportFactory(tenant=tenant)
+
+
+# --- tickets --------------------------------------------------------------------
+@register(TenantSequence)
+def _sequence(tenant: Tenant) -> TenantSequence:
+    return TenantSequenceFactory(tenant=tenant)
+
+
+@register(Queue)
+def _queue(tenant: Tenant) -> Queue:
+    return QueueFactory(tenant=tenant, name=f"Support of {tenant.slug}")
+
+
+def _ticket_in(tenant: Tenant) -> Ticket:
+    return TicketFactory(tenant=tenant, contact=_contact(tenant), connection=ConnectionFactory(tenant=tenant))
+
+
+@register(Ticket)
+def _ticket(tenant: Tenant) -> Ticket:
+    return _ticket_in(tenant)
+
+
+@register(Message)
+def _message(tenant: Tenant) -> Message:
+    return MessageFactory(tenant=tenant, ticket=_ticket_in(tenant), text=f"Message for {tenant.slug}")
+
+
+@register(TicketEvent)
+def _ticket_event(tenant: Tenant) -> TicketEvent:
+    return TicketEventFactory(tenant=tenant, ticket=_ticket_in(tenant))
+
+
+@register(QuickReply)
+def _quick_reply(tenant: Tenant) -> QuickReply:
+    return QuickReplyFactory(tenant=tenant, text=f"Canned answer of {tenant.slug}")
+
+
+@register(ScheduledMessage)
+def _scheduled_message(tenant: Tenant) -> ScheduledMessage:
+    return ScheduledMessageFactory(tenant=tenant, ticket=_ticket_in(tenant), text=f"Reminder for {tenant.slug}")

@@ -8,12 +8,16 @@ from config.health import healthz
 
 api_v1 = [
     path("", include("accounts.api.urls")),
+    path("", include("tickets.api.urls")),
+    path("", include("crm.api.urls")),
+    path("whatsapp/", include("whatsapp.api.urls")),
 ]
 
 urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("webhooks/whatsapp/", include("whatsapp.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
     path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="redoc"),

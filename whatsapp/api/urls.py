@@ -1,0 +1,5 @@
+from config.api.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+
+urlpatterns = [*router.urls]

@@ -1,21 +1,42 @@
 import json
 
+from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from accounts.models import Role
 from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
+
+
+@database_sync_to_async
+def _member_queue_ids(user) -> list[int]:
+    from tickets.models import Queue
+
+    return list(Queue.objects.filter(members=user).values_list("pk", flat=True))
+
+
+async def groups_for_member(tenant, user, role) -> list[str]:
+    """The groups a member's socket joins: the same audience rules as tickets.events."""
+    from tickets.events import agents_group, queue_group, staff_group
+
+    groups = [tenant_group(tenant.pk), user_group(tenant.pk, user.pk)]
+    if role in (Role.ADMIN, Role.SUPERVISOR):
+        groups.append(staff_group(tenant.pk))
+    else:
+        groups.append(agents_group(tenant.pk))
+        groups += [queue_group(tenant.pk, queue_id) for queue_id in await _member_queue_ids(user)]
+    return groups
 
 
 class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
     """The real-time stream of one user in one tenant: `{"type": ..., "data": ...}` events.
 
-    Joins the tenant's and the user's groups; later capabilities add queue and ticket groups.
+    Joins the groups whose events this member may see (tickets.events explains the audiences):
+    the tenant, the user, and the staff group (admins, supervisors) or the agents group plus the
+    groups of the queues the agent belongs to. Queue changes apply from the next connection.
     """
 
     async def tenant_connect(self):
-        self.groups_joined = [
-            tenant_group(self.tenant.pk),
-            user_group(self.tenant.pk, self.scope["user"].pk),
-        ]
+        self.groups_joined = await groups_for_member(self.tenant, self.scope["user"], self.membership.role)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()

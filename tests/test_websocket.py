@@ -459,3 +459,28 @@ def test_real_socket_refuses_a_foreign_origin(world, daphne):
     with pytest.raises(InvalidStatus) as refused:
         connect(f"{url}?token={_access(world['admin_a'], world['a'])}", origin="https://evil.example.com")
     assert refused.value.response.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("role", "expected"),
+    [
+        ("admin", {"tenant.{t}", "tenant.{t}.user.{u}", "tenant.{t}.staff"}),
+        ("supervisor", {"tenant.{t}", "tenant.{t}.user.{u}", "tenant.{t}.staff"}),
+        ("agent", {"tenant.{t}", "tenant.{t}.user.{u}", "tenant.{t}.agents", "tenant.{t}.queue.{q}"}),
+    ],
+)
+def test_each_role_joins_the_groups_of_the_events_it_may_see(tenant, make_member, role, expected):
+    from asgiref.sync import async_to_sync
+
+    from config.consumers import groups_for_member
+    from tenants.context import tenant_context
+    from tickets.tests.factories import QueueFactory
+
+    user = make_member(tenant, role)
+    member_queue = QueueFactory(tenant=tenant)
+    member_queue.members.add(user)
+    QueueFactory(tenant=tenant)  # a queue the user is not in
+    with tenant_context(tenant):
+        groups = async_to_sync(groups_for_member)(tenant, user, role)
+    assert set(groups) == {g.format(t=tenant.pk, u=user.pk, q=member_queue.pk) for g in expected}

@@ -459,37 +459,3 @@ def invite_accept(*, token: str, password: str, name: str = "", ip: str = "") ->
         invite.accepted_by = user
         invite.save(update_fields=["accepted_at", "accepted_by"])
         return tokens_issue(user=user, tenant=invite.tenant)
-
-
-# --- Demo data ---------------------------------------------------------------
-
-DEMO_PASSWORD = "prosa-demo-2026"
-DEMO_USERS = [
-    ("admin@demo.prosa.local", "Alice Admin", Role.ADMIN),
-    ("supervisor@demo.prosa.local", "Sergio Supervisor", Role.SUPERVISOR),
-    ("agent1@demo.prosa.local", "Ana Agent", Role.AGENT),
-    ("agent2@demo.prosa.local", "Bruno Agent", Role.AGENT),
-]
-
-
-@dataclass(frozen=True)
-class DemoSeed:
-    tenant: Tenant
-    created: bool
-    logins: list
-    password: str = DEMO_PASSWORD
-
-
-@transaction.atomic
-def demo_seed() -> DemoSeed:
-    """The demo tenant of `make run`: created once, then left as the user changed it."""
-    tenant = Tenant.objects.filter(slug="demo").first()
-    created = tenant is None
-    if created:
-        tenant = tenant_create(name="Demo Company", slug="demo")
-        for email, name, role in DEMO_USERS:
-            user = selectors.user_get_by_email(email=email) or User.objects.create_user(
-                email=email, password=DEMO_PASSWORD, name=name
-            )
-            Membership.all_tenants.get_or_create(tenant=tenant, user=user, defaults={"role": role})
-    return DemoSeed(tenant=tenant, created=created, logins=[(email, role.label) for email, _n, role in DEMO_USERS])

@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-from config.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database, wait_for_port
+from config.embedded import EmbeddedPostgres, EmbeddedRedis, ensure_database, free_port, wait_for_port
+from whatsapp.demo_graph import DEMO_APP_SECRET, DEMO_WEBHOOK_SECRET
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("PROSA_DATA_DIR", BASE_DIR / ".data"))
@@ -121,9 +122,19 @@ def run() -> int:
     try:
         services.start()
         manage("migrate", "--noinput")
-        manage("seed_demo")
+        demo = os.environ.get("PROSA_DEMO", "1") != "0"
+        graph_port = free_port(int(os.environ.get("DEMO_GRAPH_PORT", 8790)))
+        if demo:
+            manage("seed_demo", "--graph-url", f"http://127.0.0.1:{graph_port}")
         if supervisor.stopping:
             return 0
+        if demo:
+            # The demo connection talks to a bundled fake Graph API that reports delivered/read back.
+            supervisor.spawn(
+                "demo-graph",
+                [PYTHON, "-m", "whatsapp.demo_graph", "--port", str(graph_port), "--app-secret", DEMO_APP_SECRET,
+                 "--webhook-url", f"http://127.0.0.1:{port}/webhooks/whatsapp/cloud/{DEMO_WEBHOOK_SECRET}/"],
+            )  # fmt: skip
         bin_dir = Path(PYTHON).parent
         supervisor.spawn(
             "web", [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership, Role, User
-from accounts.services import DEMO_PASSWORD
+from tenants.demo import DEMO_PASSWORD
 from config.request_id import LogContextFilter, reset_request_id, set_request_id
 from tenants.context import tenant_context
 from tenants.models import Tenant
@@ -93,8 +93,19 @@ def test_seed_demo_creates_the_demo_tenant_once_and_prints_logins():
         roles = sorted(Membership.objects.values_list("role", flat=True))
     assert roles == [Role.ADMIN, Role.AGENT, Role.AGENT, Role.SUPERVISOR]
     assert User.objects.get(email="admin@demo.prosa.local").check_password(DEMO_PASSWORD)
+    from whatsapp.models import Connection
+
+    call_command("seed_demo", "--graph-url", "http://127.0.0.1:8799", stdout=out)
+    with tenant_context(tenant):
+        connection = Connection.objects.get()
+    assert (connection.provider, connection.api_base_url, connection.is_default) == (
+        "cloud",
+        "http://127.0.0.1:8799",
+        True,
+    )
+    assert connection.app_secret == "demo-app-secret"
     printed = out.getvalue()
-    assert printed.count("admin@demo.prosa.local") == 2
+    assert printed.count("admin@demo.prosa.local") == 3
     assert "already there" in printed
     assert f"password: {DEMO_PASSWORD}" in printed
 

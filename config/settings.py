@@ -218,6 +218,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "DEFAULT_GENERATOR_CLASS": "config.api.schema.TenantlessSchemaGenerator",
+    # Several models have a `status`: name each enum after its domain.
+    "ENUM_NAME_OVERRIDES": {
+        "ConnectionStatusEnum": "whatsapp.choices.ConnectionStatus",
+        "ContactImportStatusEnum": "crm.models.ContactImport.Status",
+    },
 }
 
 # --- Celery ------------------------------------------------------------------
@@ -294,3 +299,7 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=15.0)
 # Largest media file downloaded from a provider (Cloud documents go up to 100 MB).
 WHATSAPP_MEDIA_MAX_BYTES = env.int("WHATSAPP_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# Whether a connection's API base URL may point at private, loopback or link-local addresses
+# (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
+# call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.
+WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS = env.bool("WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS", default=False)

@@ -1,0 +1,87 @@
+"""Reads of contacts, tags, custom field definitions and imports (always within one tenant)."""
+
+import re
+import unicodedata
+from collections.abc import Iterable
+
+from django.db.models import F, Func, Q, QuerySet, TextField, Value
+from django.db.models.functions import Concat, Lower
+
+from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
+from tenants.models import Tenant
+from whatsapp.phone import brazil_ninth_digit_variants, normalize_phone
+
+# Accented letters PostgreSQL folds to their base letter in searches, without the `unaccent`
+# extension (pg_trgm is the only one installed): both cases, so the fold works under any collation.
+_ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
+_UNACCENTED = "".join(unicodedata.normalize("NFKD", char)[0] for char in _ACCENTED)
+
+# Fewer digits than this in a search are not treated as (part of) a phone number.
+_MIN_PHONE_DIGITS = 4
+
+
+def fold(text: str) -> str:
+    """Lower case without accents: what searches compare (`João` → `joao`)."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
+
+
+def _folded(expression):
+    return Lower(Func(expression, Value(_ACCENTED), Value(_UNACCENTED), function="translate", output_field=TextField()))
+
+
+def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
+    """The tenant's contacts with their tags prefetched (what the API and events render)."""
+    return Contact.objects.filter(tenant=tenant).prefetch_related("tags")
+
+
+def contact_search(queryset: QuerySet[Contact], query: str) -> QuerySet[Contact]:
+    """Name and profile name (case- and accent-insensitive) or number (formatting-insensitive:
+    `+55 (11) 98765-4321` finds `5511987654321`, and both Brazilian ninth-digit forms match)."""
+    query = query.strip()
+    if not query:
+        return queryset
+    condition = Q(_search_text__contains=fold(query))
+    digits = re.sub(r"\D", "", query)
+    if len(digits) >= _MIN_PHONE_DIGITS:
+        condition |= Q(phone__contains=digits) | Q(wa_id__contains=digits)
+        variants = brazil_ninth_digit_variants(normalize_phone(query))
+        if variants:
+            condition |= Q(phone__in=variants) | Q(wa_id__in=variants)
+    return queryset.alias(
+        _search_text=_folded(
+            Concat(F("name"), Value(" "), F("profile_name"), Value(" "), F("email"), output_field=TextField())
+        )
+    ).filter(condition)
+
+
+def contact_get_by_phone(*, tenant: Tenant, phone: str, exclude_id: int | None = None) -> Contact | None:
+    """The contact with this number in either Brazilian ninth-digit form, if any."""
+    variants = brazil_ninth_digit_variants(phone) or (phone,)
+    contacts = Contact.objects.filter(tenant=tenant, phone__in=variants)
+    if exclude_id is not None:
+        contacts = contacts.exclude(pk=exclude_id)
+    return contacts.order_by("pk").first()
+
+
+def contacts_by_phone(*, tenant: Tenant, phones: Iterable[str]) -> dict[str, Contact]:
+    """{number variant: contact} for every contact whose number is one of `phones` in either
+    ninth-digit form, in one query (tags prefetched)."""
+    wanted = {variant for phone in phones for variant in (brazil_ninth_digit_variants(phone) or (phone,))}
+    found: dict[str, Contact] = {}
+    for contact in Contact.objects.filter(tenant=tenant, phone__in=wanted).prefetch_related("tags"):
+        for variant in brazil_ninth_digit_variants(contact.phone) or (contact.phone,):
+            found.setdefault(variant, contact)
+    return found
+
+
+def tag_list(*, tenant: Tenant) -> QuerySet[Tag]:
+    return Tag.objects.filter(tenant=tenant)
+
+
+def contact_field_list(*, tenant: Tenant) -> QuerySet[ContactFieldDefinition]:
+    return ContactFieldDefinition.objects.filter(tenant=tenant)
+
+
+def contact_import_list(*, tenant: Tenant) -> QuerySet[ContactImport]:
+    return ContactImport.objects.filter(tenant=tenant).select_related("created_by")

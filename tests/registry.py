@@ -118,7 +118,8 @@ def _invite(tenant: Tenant) -> Invite:
 
 @register(Connection)
 def _connection(tenant: Tenant) -> Connection:
-    return ConnectionFactory(tenant=tenant, name=f"WhatsApp of {tenant.slug}")
+    # waba_id is a constant of the factory: a per-tenant value keeps it a true marker of the tenant.
+    return ConnectionFactory(tenant=tenant, name=f"WhatsApp of {tenant.slug}", waba_id=f"waba-of-{tenant.slug}")
 
 
 @register(InboundEvent)
@@ -131,7 +132,8 @@ def _inbound_event(tenant: Tenant) -> InboundEvent:
 # --- crm ----------------------------------------------------------------------
 @register(Tag)
 def _tag(tenant: Tenant) -> Tag:
-    return TagFactory(tenant=tenant, name=f"vip-{tenant.slug}")
+    # The default color is shared by every tenant's tags: a per-tenant one keeps markers distinctive.
+    return TagFactory(tenant=tenant, name=f"vip-{tenant.slug}", color=f"#{tenant.pk % 0xFFFFFF:06x}")
 
 
 @register(ContactFieldDefinition)
@@ -157,7 +159,8 @@ def _sequence(tenant: Tenant) -> TenantSequence:
 
 @register(Queue)
 def _queue(tenant: Tenant) -> Queue:
-    return QueueFactory(tenant=tenant, name=f"Support of {tenant.slug}")
+    # A colour of its own: the default one would be a "marker" shared by every tenant.
+    return QueueFactory(tenant=tenant, name=f"Support of {tenant.slug}", color=f"#{tenant.pk % 0xFFFFFF:06x}")
 
 
 def _ticket_in(tenant: Tenant) -> Ticket:

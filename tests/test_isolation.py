@@ -24,6 +24,7 @@ from rest_framework.views import APIView
 
 from accounts.models import Invite, Membership, Role, User
 from config.redis import get_redis
+from crm.models import Contact
 from tenants.context import tenant_context
 from tenants.models import Tenant, TenantOwned
 from tenants.tests.factories import TenantFactory
@@ -56,6 +57,24 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("user-detail", "PUT"): {"name": "Renamed from A"},
     ("user-detail", "PATCH"): {"name": "Renamed from A"},
     ("user-role", "POST"): {"role": Role.SUPERVISOR},
+    ("tag-detail", "PUT"): {"name": "renamed-from-a"},
+    ("contact-field-detail", "PUT"): {"label": "Renamed from A"},
+    ("ticket-detail", "PATCH"): {"priority": "high"},
+    ("ticket-priority", "POST"): {"priority": "high"},
+    # A callable gets the World: the body names one of A's own objects.
+    ("ticket-transfer", "POST"): lambda world: {"to_user": world.admin_a.pk},
+    # An internal note: valid on any ticket (no WhatsApp window, nothing sent).
+    ("ticket-messages", "POST"): {"text": "Note from A", "internal_note": True},
+    ("queue-detail", "PUT"): {"name": "Renamed queue of A"},
+    ("quickreply-detail", "PUT"): {"shortcut": "renamed-a", "text": "Renamed answer of A"},
+}
+
+# What the control call with A's own object answers when success needs an outside provider: the
+# sweep's connections are Cloud connections aimed at an unreachable Graph API (see `world`).
+CONTROL_STATUS: dict[tuple[str, str], int] = {
+    ("connection-test", "POST"): 502,  # provider_error: the Graph API cannot be reached
+    ("connection-qrcode", "POST"): 409,  # not_supported: Cloud connections have no QR code
+    ("connection-logout", "POST"): 409,  # not_supported
 }
 
 
@@ -175,7 +194,8 @@ class World:
 
 
 @pytest.fixture
-def world(tenant, make_member, client_for):
+def world(tenant, make_member, client_for, settings):
+    settings.WHATSAPP_GRAPH_BASE_URL = "http://127.0.0.1:1"  # provider calls fail at once, on loopback
     other = TenantFactory(slug="tenant-b-hidden", name="Tenant B Hidden Ltd")
     admin_a = make_member(tenant, Role.ADMIN, name="Admin of A", email="admin-a@example.com")
     objects_a = registry.build_all(tenant)
@@ -282,6 +302,7 @@ def test_another_tenants_object_is_like_a_missing_one(world, route, method):
     b_value = getattr(world.objects_b[model], attribute)
     a_value = getattr(world.objects_a[model], attribute)
     body = REQUEST_BODIES.get((route.name, method), {})
+    body = body(world) if callable(body) else body
     expected = 404 if method in route.methods else 405
 
     before = registry.tenant_snapshot(world.b)
@@ -299,6 +320,8 @@ def test_another_tenants_object_is_like_a_missing_one(world, route, method):
     own = _call(world.client, method, reverse(route.name, kwargs={"pk": a_value}), body)
     if expected == 405:
         assert own.status_code == 405, own.content
+    elif (route.name, method) in CONTROL_STATUS:
+        assert own.status_code == CONTROL_STATUS[(route.name, method)], own.content
     else:
         assert 200 <= own.status_code < 300, own.content
 
@@ -307,6 +330,11 @@ def test_another_tenants_object_is_like_a_missing_one(world, route, method):
 def test_list_routes_show_nothing_of_another_tenant(world, route):
     response = world.client.get(reverse(route.name), {"page_size": 200})
     assert response.status_code == 200, response.content
+    if response["Content-Type"].startswith("text/csv"):  # exports: B's strings must not be in the file
+        text = b"".join(response.streaming_content).decode()
+        assert {marker for marker in world.markers_b if marker in text} == set()
+        assert world.objects_a[Contact].name in text or route.name != "contact-export"
+        return
     data = response.json()
     assert _strings(data) & world.markers_b == set()
 

@@ -8,9 +8,9 @@ import pytest
 from django.core.management import call_command
 
 from accounts.models import Membership, Role, User
-from tenants.demo import DEMO_PASSWORD
 from config.request_id import LogContextFilter, reset_request_id, set_request_id
 from tenants.context import tenant_context
+from tenants.demo import DEMO_PASSWORD
 from tenants.models import Tenant
 
 

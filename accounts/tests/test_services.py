@@ -419,10 +419,12 @@ def test_user_update_profile_ignores_other_fields(agent_user):
 
 
 def test_demo_seed_is_created_once(db):
-    first = services.demo_seed()
+    from tenants.demo import demo_seed
+
+    first = demo_seed()
     User.objects.filter(email="agent1@demo.prosa.local").update(name="Changed")
 
-    second = services.demo_seed()
+    second = demo_seed()
 
     assert (first.created, second.created) == (True, False)
     assert first.tenant == second.tenant

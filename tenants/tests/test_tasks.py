@@ -79,7 +79,17 @@ def test_enqueueing_inside_a_tenant_context_still_needs_tenant_id(tenant):
     assert _queued_messages() == []
 
 
-def test_enqueueing_with_tenant_id_publishes_it_in_the_message(tenant):
+@pytest.fixture
+def publish_to_broker():
+    """Tests run tasks eagerly (conftest); this one looks at the message really published."""
+    from config.celery import app
+
+    app.conf.task_always_eager = False
+    yield
+    app.conf.task_always_eager = True
+
+
+def test_enqueueing_with_tenant_id_publishes_it_in_the_message(tenant, publish_to_broker):
     probe_tenant.delay(tenant_id=tenant.pk)
     messages = _queued_messages()
     assert len(messages) == 1
@@ -109,7 +119,7 @@ def test_the_callers_context_is_restored_after_the_task(tenant, other_tenant):
 
 def test_the_context_is_restored_when_the_task_raises(tenant, other_tenant):
     with tenant_context(other_tenant):
-        result = probe_tenant.apply(kwargs={"tenant_id": tenant.pk, "fail": True})
+        result = probe_tenant.apply(kwargs={"tenant_id": tenant.pk, "fail": True}, throw=False)
         assert get_current_tenant() == other_tenant
         assert result.failed()
         assert isinstance(result.result, ProbeFailed)
@@ -129,7 +139,7 @@ def test_the_context_is_reset_after_a_direct_call(tenant):
 
 def test_running_without_tenant_id_fails_before_the_body(tenant):
     with tenant_context(tenant):
-        result = probe_tenant.apply()
+        result = probe_tenant.apply(throw=False)
     assert result.failed()
     assert isinstance(result.result, TenantContextMissing)
     with pytest.raises(TenantContextMissing):
@@ -140,7 +150,7 @@ def test_running_without_tenant_id_fails_before_the_body(tenant):
 def test_running_for_an_unknown_tenant_fails_before_the_body(db):
     from tenants.models import Tenant
 
-    result = probe_tenant.apply(kwargs={"tenant_id": 987654321})
+    result = probe_tenant.apply(kwargs={"tenant_id": 987654321}, throw=False)
     assert result.failed()
     assert isinstance(result.result, Tenant.DoesNotExist)
     assert SEEN == []

@@ -1,5 +1,10 @@
 from config.api.routers import OptionalSlashRouter
+from tickets.api import views
 
 router = OptionalSlashRouter()
+router.register("tickets", views.TicketViewSet, basename="ticket")
+router.register("queues", views.QueueViewSet, basename="queue")
+router.register("quick-replies", views.QuickReplyViewSet, basename="quickreply")
+router.register("scheduled-messages", views.ScheduledMessageViewSet, basename="scheduledmessage")
 
 urlpatterns = [*router.urls]

@@ -1,0 +1,133 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.utils.translation import gettext_lazy as _
+
+from config.errors import ProsaError
+from tenants.admin import TenantScopedAdmin, is_platform_view
+from tenants.context import get_current_tenant, tenant_context
+from tickets import services
+from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket, TicketEvent
+
+
+class _ObjectTenantAdmin(TenantScopedAdmin):
+    """A superuser outside any tenant opens an object inside its own tenant (its inlines and
+    foreign-key choices are tenant-scoped queries)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id and is_platform_view(request):
+            obj = self.model.all_tenants.filter(pk=object_id).select_related("tenant").first()
+            if obj is not None:
+                with tenant_context(obj.tenant):
+                    response = super().changeform_view(request, object_id, form_url, extra_context)
+                    if hasattr(response, "render"):
+                        response.render()  # templates query lazily: render inside the tenant
+                    return response
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Queue)
+class QueueAdmin(TenantScopedAdmin):
+    list_display = ["name", "color", "auto_assignment", "menu_order"]
+    search_fields = ["name"]
+    filter_horizontal = ["members"]
+
+
+@admin.register(QuickReply)
+class QuickReplyAdmin(TenantScopedAdmin):
+    list_display = ["shortcut", "text"]
+    search_fields = ["shortcut", "text"]
+
+
+@admin.register(ScheduledMessage)
+class ScheduledMessageAdmin(_ObjectTenantAdmin):
+    list_display = ["ticket", "send_at", "status", "created_by"]
+    list_filter = ["status"]
+    list_select_related = ["ticket__contact", "created_by"]
+    readonly_fields = ["status", "message", "error"]
+    raw_id_fields = ["ticket"]
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+class MessageInline(_ReadOnlyInline):
+    model = Message
+    fields = ["sent_at", "direction", "sender_type", "author", "type", "text", "status", "error_code"]
+    readonly_fields = fields
+    ordering = ["sent_at", "id"]
+
+
+class TicketEventInline(_ReadOnlyInline):
+    model = TicketEvent
+    fields = ["created_at", "type", "actor", "data"]
+    readonly_fields = fields
+
+
+class TicketActionForm(ActionForm):
+    queue = forms.ModelChoiceField(queryset=Queue.all_tenants.none(), required=False, label=_("Queue"))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if get_current_tenant() is not None:
+            self.fields["queue"].queryset = Queue.objects.all()
+
+
+@admin.register(Ticket)
+class TicketAdmin(_ObjectTenantAdmin):
+    """History of tickets (read-only); bulk close and transfer go through the services."""
+
+    list_display = ["protocol", "contact", "status", "priority", "queue", "assignee", "last_message_at"]
+    list_filter = ["status", "priority"]
+    list_select_related = ["contact", "queue", "assignee"]
+    search_fields = ["protocol", "contact__name", "contact__phone"]
+    inlines = [MessageInline, TicketEventInline]
+    actions = ["close_tickets", "transfer_to_queue"]
+    action_form = TicketActionForm
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in Ticket._meta.fields if field.name != "tenant"] + ["tags"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def _each(self, request, queryset, apply):
+        done = 0
+        for ticket in queryset:
+            with tenant_context(ticket.tenant if is_platform_view(request) else get_current_tenant()):
+                try:
+                    apply(ticket)
+                    done += 1
+                except ProsaError as exc:
+                    self.message_user(request, f"#{ticket.protocol}: {exc.detail}", messages.ERROR)
+        return done
+
+    @admin.action(description=_("Close the selected tickets"), permissions=["manage"])
+    def close_tickets(self, request, queryset):
+        done = self._each(request, queryset, lambda ticket: services.ticket_close(ticket=ticket, actor=request.user))
+        self.message_user(request, _("%(count)d tickets closed.") % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Transfer the selected tickets to the queue"), permissions=["manage"])
+    def transfer_to_queue(self, request, queryset):
+        queue = Queue.objects.filter(pk=request.POST.get("queue") or 0).first() if get_current_tenant() else None
+        if queue is None:
+            self.message_user(request, _("Choose a queue of this workspace."), messages.ERROR)
+            return
+        done = self._each(
+            request,
+            queryset,
+            lambda ticket: services.ticket_transfer(ticket=ticket, actor=request.user, to_queue=queue),
+        )
+        self.message_user(request, _("%(count)d tickets transferred.") % {"count": done}, messages.SUCCESS)

@@ -1,0 +1,32 @@
+from django_filters import rest_framework as filters
+
+from tickets.models import Ticket
+from tickets.selectors import ticket_search_q
+
+
+class TicketFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=Ticket.Status.choices)
+    priority = filters.MultipleChoiceFilter(choices=Ticket.Priority.choices)
+    queue = filters.NumberFilter(field_name="queue_id")
+    connection = filters.NumberFilter(field_name="connection_id")
+    tag = filters.NumberFilter(method="filter_tag")
+    assignee = filters.CharFilter(method="filter_assignee", help_text='A user id, or "me".')
+    q = filters.CharFilter(method="filter_q", help_text="Contact name or phone, or text of a message.")
+    updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Ticket
+        fields = ["status", "priority", "queue", "connection", "tag", "assignee", "q", "updated_since"]
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(pk__in=Ticket.tags.through.objects.filter(tag_id=value).values("ticket_id"))
+
+    def filter_assignee(self, queryset, name, value):
+        if value == "me":
+            return queryset.filter(assignee_id=self.request.user.pk)
+        if value.isdigit():
+            return queryset.filter(assignee_id=int(value))
+        return queryset.none()
+
+    def filter_q(self, queryset, name, value):
+        return queryset.filter(ticket_search_q(value)) if value.strip() else queryset

@@ -1,0 +1,279 @@
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.filters import SearchFilter
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.response import Response
+
+from accounts.models import User
+from accounts.permissions import IsTenantMember, IsTenantStaff
+from config.errors import NotFound, ValidationFailed
+from crm.models import Tag
+from tickets import selectors, services
+from tickets.api import serializers as s
+from tickets.api.filters import TicketFilter
+from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
+
+
+def _role(request) -> str:
+    return request.membership.role
+
+
+def _field_error(field: str, message: str) -> ValidationFailed:
+    return ValidationFailed(fields={field: [message]})
+
+
+class MessageCursorPagination(CursorPagination):
+    """Newest first by default (the inbox scrolls back); `?order=asc` reads from the start."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+    def get_ordering(self, request, queryset, view):
+        if request.query_params.get("order") == "asc":
+            return ("sent_at", "id")
+        return ("-sent_at", "-id")
+
+
+class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Tickets the caller may see (agents: their queues' pending tickets, unqueued pending tickets and
+    their own; admins and supervisors: all), newest activity first."""
+
+    queryset = Ticket.objects.none()  # the model, for the schema and the isolation sweep
+    serializer_class = s.TicketSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = TicketFilter
+    lookup_value_regex = r"\d+"
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.ticket_list_for_user(user=self.request.user, role=_role(self.request))
+
+    def _respond(self, ticket):
+        return Response(s.TicketSerializer(ticket).data)
+
+    def _body(self, serializer_class):
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(request=s.TicketPrioritySerializer, responses=s.TicketSerializer)
+    def partial_update(self, request, pk=None):
+        ticket = self.get_object()
+        data = self._body(s.TicketPrioritySerializer)
+        return self._respond(services.ticket_set_priority(ticket=ticket, actor=request.user, **data))
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        # An open ticket someone else took is no longer in the agent's list: say 409, not 404.
+        queryset = Ticket.objects.filter(status=Ticket.Status.OPEN) | self.get_queryset()
+        ticket = queryset.filter(pk=pk).first() if str(pk).isdigit() else None
+        if ticket is None:
+            raise NotFound()
+        return self._respond(services.ticket_accept(ticket=ticket, actor=request.user))
+
+    @extend_schema(request=s.TicketTransferSerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def transfer(self, request, pk=None):
+        ticket = self.get_object()
+        data = self._body(s.TicketTransferSerializer)
+        to_queue = None
+        if data.get("to_queue") is not None:
+            to_queue = Queue.objects.filter(pk=data["to_queue"]).first()
+            if to_queue is None:
+                raise _field_error("to_queue", "No such queue.")
+        to_user = None
+        if data.get("to_user") is not None:
+            to_user = User.objects.filter(pk=data["to_user"]).first()
+            if to_user is None:
+                raise _field_error("to_user", "No such member.")
+        ticket = services.ticket_transfer(
+            ticket=ticket, actor=request.user, to_user=to_user, to_queue=to_queue, note=data["note"]
+        )
+        return self._respond(ticket)
+
+    @extend_schema(request=s.TicketCloseSerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def close(self, request, pk=None):
+        ticket = self.get_object()
+        data = self._body(s.TicketCloseSerializer)
+        return self._respond(services.ticket_close(ticket=ticket, actor=request.user, **data))
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def reopen(self, request, pk=None):
+        return self._respond(services.ticket_reopen(ticket=self.get_object(), actor=request.user))
+
+    @extend_schema(request=None, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def read(self, request, pk=None):
+        return self._respond(services.ticket_mark_read(ticket=self.get_object(), actor=request.user))
+
+    @extend_schema(request=s.TicketPrioritySerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def priority(self, request, pk=None):
+        return self.partial_update(request, pk=pk)
+
+    @extend_schema(request=s.TicketTagsSerializer, responses=s.TicketSerializer)
+    @action(detail=True, methods=["post"])
+    def tags(self, request, pk=None):
+        ticket = self.get_object()
+        data = self._body(s.TicketTagsSerializer)
+        wanted = set(data["add"]) | set(data["remove"])
+        tags = {tag.pk: tag for tag in Tag.objects.filter(pk__in=wanted)}
+        if missing := sorted(wanted - tags.keys()):
+            raise _field_error("add", f"No such tag: {', '.join(map(str, missing))}.")
+        ticket = services.ticket_set_tags(
+            ticket=ticket,
+            actor=request.user,
+            add=[tags[pk] for pk in data["add"]],
+            remove=[tags[pk] for pk in data["remove"]],
+        )
+        return self._respond(ticket)
+
+    @extend_schema(
+        methods=["GET"],
+        parameters=[OpenApiParameter("order", OpenApiTypes.STR, enum=["asc", "desc"])],
+        responses=s.MessageSerializer(many=True),
+    )
+    @extend_schema(
+        methods=["POST"],
+        request={"application/json": s.MessageCreateSerializer, "multipart/form-data": s.MessageCreateSerializer},
+        responses={201: s.MessageSerializer},
+    )
+    @action(
+        detail=True,
+        methods=["get", "post"],
+        parser_classes=[JSONParser, MultiPartParser, FormParser],
+        pagination_class=MessageCursorPagination,
+        serializer_class=s.MessageSerializer,
+        filter_backends=[],
+    )
+    def messages(self, request, pk=None):
+        ticket = self.get_object()
+        if request.method == "GET":
+            page = self.paginate_queryset(selectors.message_list_for_ticket(ticket=ticket))
+            return self.get_paginated_response(s.MessageSerializer(page, many=True).data)
+        data = self._body(s.MessageCreateSerializer)
+        quick_reply = reply_to = None
+        if data.get("quick_reply") is not None:
+            quick_reply = QuickReply.objects.filter(pk=data["quick_reply"]).first()
+            if quick_reply is None:
+                raise _field_error("quick_reply", "No such quick reply.")
+        if data.get("reply_to") is not None:
+            reply_to = Message.objects.filter(pk=data["reply_to"], ticket=ticket).first()
+            if reply_to is None:
+                raise _field_error("reply_to", "No such message on this ticket.")
+        message = services.message_send(
+            ticket=ticket,
+            author=request.user,
+            text=data["text"],
+            media=data.get("file"),
+            media_url=data["media_url"],
+            quick_reply=quick_reply,
+            reply_to=reply_to,
+            template=data.get("template"),
+            internal_note=data["internal_note"],
+        )
+        return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
+
+
+class QueueViewSet(viewsets.ModelViewSet):
+    """Queues of the workspace. Every member reads them; admins and supervisors manage them."""
+
+    queryset = Queue.objects.none()
+    serializer_class = s.QueueSerializer
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.queue_list()
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [IsTenantMember()]
+        return [IsTenantStaff()]
+
+    def perform_create(self, serializer):
+        members = serializer.validated_data.pop("members", None)
+        serializer.instance = services.queue_save(queue=Queue(**serializer.validated_data), members=members)
+
+    def perform_update(self, serializer):
+        members = serializer.validated_data.pop("members", None)
+        queue = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(queue, name, value)
+        services.queue_save(queue=queue, members=members)
+
+    def perform_destroy(self, instance):
+        services.queue_delete(queue=instance)
+
+
+class QuickReplyViewSet(viewsets.ModelViewSet):
+    """Canned answers (`/shortcut`). Every member reads them; admins and supervisors manage them."""
+
+    queryset = QuickReply.objects.none()
+    serializer_class = s.QuickReplySerializer
+    filter_backends = [SearchFilter]
+    search_fields = ["shortcut", "text"]
+    parser_classes = [JSONParser, MultiPartParser, FormParser]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.quick_reply_list()
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [IsTenantMember()]
+        return [IsTenantStaff()]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.quick_reply_save(quick_reply=QuickReply(**serializer.validated_data))
+
+    def perform_update(self, serializer):
+        quick_reply = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(quick_reply, name, value)
+        services.quick_reply_save(quick_reply=quick_reply)
+
+    def perform_destroy(self, instance):
+        services.quick_reply_delete(quick_reply=instance)
+
+
+class ScheduledMessageViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin, viewsets.GenericViewSet
+):
+    """Messages to send later on a ticket the caller may act on; cancellable while scheduled."""
+
+    queryset = ScheduledMessage.objects.none()
+    serializer_class = s.ScheduledMessageSerializer
+    filter_backends = [DjangoFilterBackend]
+    filterset_fields = ["status", "ticket"]
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.scheduled_message_list_for_user(user=self.request.user, role=_role(self.request))
+
+    def create(self, request):
+        serializer = self.get_serializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            ticket = selectors.ticket_get_for_user(ticket_id=data["ticket_id"], user=request.user, role=_role(request))
+        except NotFound:
+            raise _field_error("ticket", "No such ticket.") from None
+        scheduled = services.scheduled_message_create(
+            ticket=ticket, author=request.user, text=data["text"], send_at=data["send_at"]
+        )
+        return Response(s.ScheduledMessageSerializer(scheduled).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=s.ScheduledMessageSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        scheduled = services.scheduled_message_cancel(scheduled=self.get_object(), actor=request.user)
+        return Response(s.ScheduledMessageSerializer(scheduled).data)

@@ -14,6 +14,21 @@ def _member_queue_ids(user) -> list[int]:
     return list(Queue.objects.filter(members=user).values_list("pk", flat=True))
 
 
+def ticket_group(tenant_id: int, ticket_id: int) -> str:
+    return f"tenant.{tenant_id}.ticket.{ticket_id}"
+
+
+@database_sync_to_async
+def _visible_ticket_id(user, role, ticket_id) -> int | None:
+    from tickets.selectors import ticket_list_for_user
+
+    try:
+        ticket_id = int(ticket_id)
+    except (TypeError, ValueError):
+        return None
+    return ticket_list_for_user(user=user, role=role).filter(pk=ticket_id).values_list("pk", flat=True).first()
+
+
 async def groups_for_member(tenant, user, role) -> list[str]:
     """The groups a member's socket joins: the same audience rules as tickets.events."""
     from tickets.events import agents_group, queue_group, staff_group
@@ -65,10 +80,53 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
         await self.receive_json(content, **kwargs)
 
     async def receive_json(self, content, **kwargs):
-        if content.get("type") == "ping":
+        kind = content.get("type")
+        if kind == "ping":
             await self.send_json({"type": "pong", "data": {}})
+        elif kind in ("ticket.subscribe", "ticket.unsubscribe", "typing"):
+            await self._ticket_message(kind, content)
         else:
-            await self.send_json({"type": "error", "data": {"code": "unknown_type", "detail": "Unknown message type."}})
+            await self._error("unknown_type", "Unknown message type.")
+
+    async def _error(self, code: str, detail: str) -> None:
+        await self.send_json({"type": "error", "data": {"code": code, "detail": detail}})
+
+    async def _ticket_message(self, kind: str, content: dict) -> None:
+        """Subscribing to a ticket (to see who is typing in it) and typing need the ticket to be
+        visible to this member; anything else is answered like a missing ticket."""
+        ticket_id = await _visible_ticket_id(self.scope["user"], self.membership.role, content.get("ticket_id"))
+        if ticket_id is None:
+            await self._error("ticket_not_found", "No such ticket.")
+            return
+        group = ticket_group(self.tenant.pk, ticket_id)
+        if kind == "ticket.subscribe":
+            await self.channel_layer.group_add(group, self.channel_name)
+            self.groups_joined.append(group)
+            await self.send_json({"type": "ticket.subscribed", "data": {"ticket_id": ticket_id}})
+        elif kind == "ticket.unsubscribe":
+            await self.channel_layer.group_discard(group, self.channel_name)
+            if group in self.groups_joined:
+                self.groups_joined.remove(group)
+            await self.send_json({"type": "ticket.unsubscribed", "data": {"ticket_id": ticket_id}})
+        else:
+            user = self.scope["user"]
+            event = {
+                "type": "typing",
+                "data": {
+                    "ticket_id": ticket_id,
+                    "user_id": user.pk,
+                    "name": user.name,
+                    "typing": bool(content.get("typing", True)),
+                },
+            }
+            await self.channel_layer.group_send(
+                group, {"type": "prosa.typing", "event": event, "sender": self.channel_name}
+            )
+
+    async def prosa_typing(self, message):
+        """Agents' typing indicators reach the other subscribers of the ticket, not the typist."""
+        if message["sender"] != self.channel_name:
+            await self.send_json(message["event"])
 
     async def prosa_event(self, message):
         """Group messages `{"type": "prosa.event", "event": {...}}` go to the client as they are."""

@@ -484,3 +484,61 @@ def test_each_role_joins_the_groups_of_the_events_it_may_see(tenant, make_member
     with tenant_context(tenant):
         groups = async_to_sync(groups_for_member)(tenant, user, role)
     assert set(groups) == {g.format(t=tenant.pk, u=user.pk, q=member_queue.pk) for g in expected}
+
+
+# --- Ticket subscriptions and typing ----------------------------------------------------------
+
+
+def test_agents_see_each_other_typing_in_a_ticket_they_both_see_but_not_their_own(world):
+    from tickets.tests.factories import TicketFactory
+
+    ticket = TicketFactory(tenant=world["a"])  # pending, no queue: visible to every agent
+    agent_1 = MembershipFactory(tenant=world["a"], role=Role.AGENT).user
+    agent_2 = MembershipFactory(tenant=world["a"], role=Role.AGENT).user
+    token_1, token_2 = _access(agent_1, world["a"]), _access(agent_2, world["a"])
+
+    async def scenario():
+        one, _ = await _open(f"?token={token_1}")
+        two, _ = await _open(f"?token={token_2}")
+        for communicator in (one, two):
+            await communicator.receive_json_from(timeout=5)  # session.ready
+            await communicator.send_json_to({"type": "ticket.subscribe", "ticket_id": ticket.pk})
+            assert await communicator.receive_json_from(timeout=5) == {
+                "type": "ticket.subscribed",
+                "data": {"ticket_id": ticket.pk},
+            }
+        await one.send_json_to({"type": "typing", "ticket_id": ticket.pk, "typing": True})
+        seen_by_two = await two.receive_json_from(timeout=5)
+        nothing_for_one = await one.receive_nothing(timeout=0.5)
+        await one.disconnect()
+        await two.disconnect()
+        return seen_by_two, nothing_for_one
+
+    seen_by_two, nothing_for_one = _run(scenario)
+    assert seen_by_two == {
+        "type": "typing",
+        "data": {"ticket_id": ticket.pk, "user_id": agent_1.pk, "name": agent_1.name, "typing": True},
+    }
+    assert nothing_for_one is True
+
+
+def test_subscribing_to_another_tenants_ticket_is_like_a_missing_one(world):
+    from tickets.tests.factories import TicketFactory
+
+    foreign = TicketFactory(tenant=world["b"])
+    token = _access(world["admin_a"], world["a"])
+
+    async def scenario():
+        communicator, _ = await _open(f"?token={token}")
+        await communicator.receive_json_from(timeout=5)
+        replies = []
+        for ticket_id in (foreign.pk, 999_999_999, "not-a-number"):
+            await communicator.send_json_to({"type": "ticket.subscribe", "ticket_id": ticket_id})
+            replies.append(await communicator.receive_json_from(timeout=5))
+        await communicator.send_json_to({"type": "typing", "ticket_id": foreign.pk})
+        replies.append(await communicator.receive_json_from(timeout=5))
+        await communicator.disconnect()
+        return replies
+
+    not_found = {"type": "error", "data": {"code": "ticket_not_found", "detail": "No such ticket."}}
+    assert _run(scenario) == [not_found] * 4

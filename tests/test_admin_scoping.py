@@ -515,6 +515,7 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Membership", "Invite", "User",
         "Contact", "Tag", "ContactFieldDefinition", "ContactImport",
         "Queue", "QuickReply", "ScheduledMessage", "Ticket",
+        "Connection", "InboundEvent",
     }  # fmt: skip
 
 

@@ -1,0 +1,89 @@
+"""Who wrote: resolving a WhatsApp sender to exactly one Contact of the tenant.
+
+The identity is the provider's id (`wa_id`), kept verbatim. Brazilian mobiles reach us with and
+without the ninth digit (`5511987654321` / `551187654321`), and a contact created by hand or by an
+import may carry only its `phone`: both forms are matched against both columns, so one person never
+becomes two contacts. The contact row comes back locked (`SELECT … FOR UPDATE`) for the rest of the
+caller's transaction: every message of one contact is applied one at a time, which is what keeps
+two simultaneous first messages from opening two tickets.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+
+from crm.models import Contact
+from tenants.models import Tenant
+from whatsapp.phone import brazil_ninth_digit_variants
+
+logger = logging.getLogger("crm.identity")
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedContact:
+    contact: Contact
+    created: bool
+    changed: bool  # an existing contact's profile name, wa_id or phone was updated
+
+
+def _lookup(*, wa_id: str, variants: tuple[str, ...]) -> Q:
+    query = Q(wa_id=wa_id)
+    if variants:
+        query |= Q(wa_id__in=variants) | Q(phone__in=variants)
+    return query
+
+
+def _best(candidates: list[Contact], wa_id: str) -> Contact | None:
+    """The exact wa_id first, then any wa_id variant, then a phone match; oldest first."""
+    if not candidates:
+        return None
+    return sorted(candidates, key=lambda c: (c.wa_id != wa_id, not c.wa_id, c.pk))[0]
+
+
+def contact_resolve_whatsapp(
+    *, tenant: Tenant, wa_id: str, phone: str | None = None, profile_name: str = ""
+) -> ResolvedContact:
+    """The tenant's contact for this WhatsApp sender, created if new, locked until the transaction ends.
+
+    `wa_id` is the provider's chat identity (digits for a phone, or a business-scoped user id / LID
+    when the phone is withheld); `phone` E.164 digits only when the provider gave one.
+    `profile_name` is the name the customer set — pass "" for messages the business sent itself
+    (they carry the business's name), it then never renames the contact.
+    Must run inside a transaction.
+    """
+    variants = brazil_ninth_digit_variants(phone) if phone else ()
+    query = _lookup(wa_id=wa_id, variants=variants)
+    contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
+    created = False
+    if contact is None:
+        try:
+            with transaction.atomic():
+                contact = Contact.objects.create(
+                    tenant=tenant, wa_id=wa_id, phone=phone or "", profile_name=profile_name[:200]
+                )
+                created = True
+        except IntegrityError:
+            # Another transaction created them a moment ago (the unique index made us wait for it).
+            contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
+            if contact is None:
+                raise
+    if created:
+        return ResolvedContact(contact, created=True, changed=False)
+
+    changed: list[str] = []
+    if profile_name and contact.profile_name != profile_name[:200]:
+        contact.profile_name = profile_name[:200]
+        changed.append("profile_name")
+    if not contact.wa_id:
+        contact.wa_id = wa_id
+        changed.append("wa_id")
+    if phone and not contact.phone and not Contact.objects.filter(phone=phone).exists():
+        contact.phone = phone
+        changed.append("phone")
+    if changed:
+        contact.save(update_fields=[*changed, "updated_at"])
+    return ResolvedContact(contact, created=False, changed=bool(changed))

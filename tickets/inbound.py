@@ -1,0 +1,372 @@
+"""Applying normalized WhatsApp events to tickets and messages.
+
+Called by whatsapp.inbound inside one transaction per event. The contact row is locked first
+(crm.identity), so all the messages of one contact are applied one after the other: the open
+ticket is found or opened exactly once, and a message already stored (same connection and provider
+id) is never stored again. Real-time events and the media download are scheduled on commit.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import mimetypes
+import uuid
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from crm.identity import contact_resolve_whatsapp
+from crm.models import Contact
+from tickets import events
+from tickets.models import Message, Ticket, TicketEvent
+from tickets.sequences import ticket_protocol_next
+from whatsapp.choices import MEDIA_TYPES, DeliveryStatus, MessageType
+from whatsapp.models import Connection
+from whatsapp.providers.base import IncomingMessage, StatusUpdate
+
+logger = logging.getLogger("tickets.inbound")
+
+PREVIEW_LENGTH = 200
+
+
+def _labels() -> dict[str, str]:
+    return {
+        MessageType.IMAGE: "📷 " + _("Photo"),
+        MessageType.AUDIO: "🎵 " + _("Audio"),
+        MessageType.VOICE: "🎤 " + _("Voice message"),
+        MessageType.VIDEO: "🎥 " + _("Video"),
+        MessageType.DOCUMENT: "📄 " + _("Document"),
+        MessageType.STICKER: "💟 " + _("Sticker"),
+        MessageType.LOCATION: "📍 " + _("Location"),
+        MessageType.CONTACTS: "👤 " + _("Contact"),
+        MessageType.UNSUPPORTED: "⚠️ " + _("Unsupported message"),
+    }
+
+
+def message_preview(message: Message) -> str:
+    """What the ticket list shows of a message: its text, or a label for media (with the caption)."""
+    label = _labels().get(message.type, "")
+    text = " ".join((message.text or "").split())
+    if message.type == MessageType.LOCATION:
+        text = (message.payload or {}).get("name", "")
+    if label and text:
+        preview = f"{label}: {text}"
+    else:
+        preview = label or text
+    return preview[:PREVIEW_LENGTH]
+
+
+# --- the hook for routing ---------------------------------------------------------------------
+
+
+def after_inbound_message(ticket: Ticket, message: Message, ticket_was_created: bool) -> None:
+    """Where routing will plug in: queue menu, greeting / out-of-hours messages, auto-assignment,
+    rating capture, reopen window. Runs inside the transaction, after the message is stored and the
+    ticket's counters are updated, once per new message from the customer. Does nothing yet."""
+
+
+# --- messages ---------------------------------------------------------------------------------
+
+
+def _payload(incoming: IncomingMessage) -> dict:
+    payload: dict = {}
+    kind = incoming.type
+    if kind == MessageType.LOCATION:
+        for key, value in (
+            ("name", incoming.location_name),
+            ("address", incoming.location_address),
+            ("url", incoming.location_url),
+        ):
+            if value:
+                payload[key] = value
+    elif kind == MessageType.CONTACTS:
+        payload["contacts"] = [
+            {key: list(value) if isinstance(value, tuple) else value for key, value in asdict(card).items()}
+            for card in incoming.contacts
+        ]
+    elif kind in (MessageType.INTERACTIVE_REPLY, MessageType.BUTTON_REPLY):
+        payload.update(reply_id=incoming.reply_id, reply_title=incoming.reply_title)
+        if incoming.subtype:
+            payload["subtype"] = incoming.subtype
+    elif kind in (MessageType.UNSUPPORTED, MessageType.SYSTEM):
+        payload.update(subtype=incoming.subtype, raw=dict(incoming.raw))
+        if incoming.new_chat_id:
+            payload["new_wa_id"] = incoming.new_chat_id
+    if incoming.error_code:
+        payload["error"] = {"code": incoming.error_code, "title": incoming.error_title}
+    if incoming.forwarded:
+        payload["forwarded"] = True
+    if incoming.referral:
+        payload["referral"] = dict(incoming.referral)
+    return payload
+
+
+def _text(incoming: IncomingMessage) -> str:
+    if incoming.type == MessageType.CONTACTS:
+        return ", ".join(card.name for card in incoming.contacts if card.name)
+    if incoming.type == MessageType.LOCATION:
+        return incoming.location_name or incoming.location_address
+    return incoming.text
+
+
+def _open_ticket(*, connection: Connection, contact: Contact) -> tuple[Ticket, bool]:
+    """The contact's non-closed ticket on this connection (locked), or a new one."""
+    ticket = (
+        Ticket.objects.select_for_update(of=("self",))
+        .select_related("queue", "assignee")
+        .filter(contact=contact, connection=connection)
+        .exclude(status=Ticket.Status.CLOSED)
+        .first()
+    )
+    if ticket is not None:
+        ticket.contact = contact
+        return ticket, False
+    try:
+        with transaction.atomic():
+            ticket = Ticket.objects.create(
+                tenant_id=connection.tenant_id,
+                protocol=ticket_protocol_next(tenant=connection.tenant),
+                contact=contact,
+                connection=connection,
+                status=Ticket.Status.PENDING,
+            )
+    except IntegrityError:
+        # Opened meanwhile by a path that does not lock the contact (an agent starting a conversation).
+        ticket = (
+            Ticket.objects.select_for_update(of=("self",))
+            .filter(contact=contact, connection=connection)
+            .exclude(status=Ticket.Status.CLOSED)
+            .get()
+        )
+        ticket.contact = contact
+        return ticket, False
+    TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.CREATED, data={"source": "whatsapp"})
+    return ticket, True
+
+
+def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) -> Message | None:
+    """Store one incoming message (or apply a reaction). Returns the new Message, or None when
+    nothing was stored: a duplicate, a reaction, a group message. Run inside a transaction."""
+    if incoming.is_group:
+        logger.info("group message ignored", extra={"connection_id": connection.pk})
+        return None
+    if incoming.type == MessageType.REACTION:
+        _reaction_apply(connection=connection, incoming=incoming)
+        return None
+
+    resolved = contact_resolve_whatsapp(
+        tenant=connection.tenant,
+        wa_id=incoming.phone or incoming.chat_id,
+        phone=incoming.phone,
+        profile_name="" if incoming.from_me else incoming.profile_name,
+    )
+    contact = resolved.contact
+    if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
+        logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
+        return None
+    ticket, ticket_created = _open_ticket(connection=connection, contact=contact)
+
+    quoted = None
+    if incoming.quoted_message_id:
+        quoted = Message.objects.filter(connection=connection, provider_message_id=incoming.quoted_message_id).first()
+    has_media = incoming.has_media and incoming.type in MEDIA_TYPES
+    message = Message(
+        tenant_id=connection.tenant_id,
+        ticket=ticket,
+        connection=connection,
+        direction=Message.Direction.OUTBOUND if incoming.from_me else Message.Direction.INBOUND,
+        sender_type=(
+            Message.SenderType.PHONE
+            if incoming.from_me
+            else Message.SenderType.SYSTEM
+            if incoming.type == MessageType.SYSTEM
+            else Message.SenderType.CONTACT
+        ),
+        status=DeliveryStatus.SENT if incoming.from_me else "",
+        type=incoming.type,
+        text=_text(incoming),
+        provider_message_id=incoming.provider_message_id,
+        quoted=quoted,
+        quoted_provider_id=incoming.quoted_message_id,
+        media_status=Message.MediaStatus.PENDING if has_media else Message.MediaStatus.NONE,
+        media_ref=incoming.media_ref[:200] if has_media else "",
+        media_mime=incoming.mime_type[:120],
+        media_filename=incoming.filename[:255],
+        latitude=incoming.latitude,
+        longitude=incoming.longitude,
+        payload=_payload(incoming),
+        sent_at=incoming.timestamp,
+    )
+    message.save()
+
+    _counters_update(ticket=ticket, contact=contact, message=message, incoming=incoming)
+
+    if ticket_created:
+        events.ticket_created(ticket)
+    else:
+        events.ticket_updated(ticket)
+    events.message_created(message)
+    if resolved.changed:
+        events.contact_updated(contact)
+    if has_media:
+        _schedule_media_download(message)
+    if not incoming.from_me and incoming.type != MessageType.SYSTEM:
+        after_inbound_message(ticket, message, ticket_created)
+    return message
+
+
+def _counters_update(*, ticket: Ticket, contact: Contact, message: Message, incoming: IncomingMessage) -> None:
+    """Counters move with F() in the database; the locked row's values are mirrored on the objects
+    so the real-time payloads are exact without reading the rows again."""
+    now = timezone.now()
+    sent_at: datetime = message.sent_at
+    changes: dict = {"updated_at": now}
+    ticket.updated_at = now
+    if ticket.last_message_at is None or sent_at >= ticket.last_message_at:
+        changes.update(last_message_at=sent_at, last_message_preview=message_preview(message))
+        ticket.last_message_at, ticket.last_message_preview = sent_at, changes["last_message_preview"]
+    counts_as_unread = message.direction == Message.Direction.INBOUND and message.type != MessageType.SYSTEM
+    if counts_as_unread:
+        changes["unread_count"] = F("unread_count") + 1
+        ticket.unread_count += 1
+        if ticket.last_inbound_at is None or sent_at > ticket.last_inbound_at:
+            changes["last_inbound_at"] = sent_at
+            ticket.last_inbound_at = sent_at
+    Ticket.objects.filter(pk=ticket.pk).update(**changes)
+    if contact.last_message_at is None or sent_at > contact.last_message_at:
+        Contact.objects.filter(pk=contact.pk).update(last_message_at=sent_at)
+        contact.last_message_at = sent_at
+
+
+def _schedule_media_download(message: Message) -> None:
+    from whatsapp.tasks import download_media_task
+
+    message_id, tenant_id = message.pk, message.tenant_id
+    transaction.on_commit(lambda: download_media_task.delay(message_id=message_id, tenant_id=tenant_id))
+
+
+def _reaction_apply(*, connection: Connection, incoming: IncomingMessage) -> None:
+    """A reaction is no message of its own: it sets (or, without emoji, removes) the reacting
+    side's entry in the target message's `reactions`."""
+    target = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(connection=connection, provider_message_id=incoming.reaction_to_id)
+        .first()
+    )
+    if target is None:
+        logger.info("reaction to an unknown message ignored", extra={"connection_id": connection.pk})
+        return
+    who = "business" if incoming.from_me else "contact"
+    reactions = dict(target.reactions or {})
+    if incoming.reaction_emoji:
+        if reactions.get(who) == incoming.reaction_emoji:
+            return
+        reactions[who] = incoming.reaction_emoji
+    elif who in reactions:
+        del reactions[who]
+    else:
+        return
+    target.reactions = reactions
+    target.save(update_fields=["reactions", "updated_at"])
+    events.message_updated(target)
+
+
+# --- statuses ---------------------------------------------------------------------------------
+
+
+def message_status_apply(*, connection: Connection, update: StatusUpdate) -> Message | None:
+    """Move an outbound message's delivery status forward (never back). Returns the message when it
+    changed; None for duplicates, late statuses, unknown ids and acks of the customer's messages."""
+    if not update.from_me:
+        return None  # Evolution acks of the customer's messages (our own reads)
+    message = (
+        Message.objects.select_for_update(of=("self",))
+        .select_related("ticket")
+        .filter(connection=connection, provider_message_id=update.provider_message_id)
+        .first()
+    )
+    if message is None:
+        logger.info("status for an unknown message ignored", extra={"connection_id": connection.pk})
+        return None
+    if message.direction != Message.Direction.OUTBOUND:
+        return None
+    if not DeliveryStatus.advances(message.status or None, update.status):
+        return None
+    message.status = update.status
+    fields = ["status", "updated_at"]
+    if update.status == DeliveryStatus.FAILED:
+        message.error_code = update.error_code[:40]
+        message.error_title = update.error_title[:200]
+        # The explanation people read first, then the provider's own words for support.
+        message.error_detail = "\n\n".join(part for part in (update.explanation, update.error_detail) if part)
+        fields += ["error_code", "error_title", "error_detail"]
+    message.save(update_fields=fields)
+    events.message_updated(message)
+    return message
+
+
+# --- media ------------------------------------------------------------------------------------
+
+
+def _extension(mime_type: str, filename: str) -> str:
+    suffix = PurePosixPath(filename).suffix.lower() if filename else ""
+    if suffix and len(suffix) <= 8 and suffix[1:].isalnum():
+        return suffix
+    guessed = mimetypes.guess_extension(mime_type.split(";")[0].strip()) if mime_type else None
+    return guessed or ".bin"
+
+
+def message_media_download(*, message_id: int) -> Message | None:
+    """Fetch a message's media from the provider into default storage, under
+    `tenants/<tenant_id>/media/<yyyy>/<mm>/<uuid>.<ext>`. The message stays visible either way:
+    `media_status` becomes `ready` (with mime, size and sha256) or `failed`."""
+    from whatsapp.providers import ProviderError, get_adapter
+
+    message = Message.objects.select_related("connection", "ticket").filter(pk=message_id).first()
+    if message is None or message.media_status != Message.MediaStatus.PENDING or not message.media_ref:
+        return None
+    try:
+        media = get_adapter(message.connection).download_media(message.media_ref)
+    except ProviderError as exc:
+        logger.warning(
+            "media download failed",
+            extra={"message_id": message.pk, "provider_code": exc.code, "retryable": exc.retryable},
+        )
+        message.media_status = Message.MediaStatus.FAILED
+        message.save(update_fields=["media_status", "updated_at"])
+        events.message_updated(message)
+        return message
+
+    mime_type = (media.mime_type or message.media_mime).split(";")[0].strip() or "application/octet-stream"
+    now = timezone.now()
+    ext = _extension(mime_type, message.media_filename or media.filename)
+    path = f"tenants/{message.tenant_id}/media/{now:%Y}/{now:%m}/{uuid.uuid4().hex}{ext}"
+    message.media_file.name = default_storage.save(path, ContentFile(media.content))
+    message.media_mime = (media.mime_type or message.media_mime)[:120]
+    message.media_size = len(media.content)
+    message.media_sha256 = hashlib.sha256(media.content).hexdigest()
+    if not message.media_filename and media.filename:
+        message.media_filename = media.filename[:255]
+    message.media_status = Message.MediaStatus.READY
+    message.save(
+        update_fields=[
+            "media_file",
+            "media_mime",
+            "media_size",
+            "media_sha256",
+            "media_filename",
+            "media_status",
+            "updated_at",
+        ]  # fmt: skip
+    )
+    events.message_updated(message)
+    return message

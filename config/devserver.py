@@ -23,6 +23,9 @@ from whatsapp.demo_graph import DEMO_APP_SECRET, DEMO_WEBHOOK_SECRET
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("PROSA_DATA_DIR", BASE_DIR / ".data"))
+# While embedded servers run, their URLs are here, so `manage.py ...` in another terminal finds
+# them (config/settings.py reads this file when the environment does not name servers).
+SERVICES_ENV = DATA_DIR / "run" / "services.env"
 PYTHON = sys.executable
 STOP_GRACE_SECONDS = 15
 
@@ -34,9 +37,10 @@ def say(message: str) -> None:
 class Services:
     """Starts what the environment does not already provide; stops only what it started."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, publish_urls: bool = False) -> None:
         self.postgres: EmbeddedPostgres | None = None
         self.redis: EmbeddedRedis | None = None
+        self.publish_urls = publish_urls
 
     def start(self) -> None:
         if os.environ.get("DATABASE_URL"):
@@ -52,8 +56,23 @@ class Services:
             self.redis = EmbeddedRedis(DATA_DIR, int(os.environ.get("EMBEDDED_REDIS_PORT", 63799)))
             self.redis.start()
             os.environ["REDIS_URL"] = self.redis.url
+        self._write_services_env()
+
+    def _write_services_env(self) -> None:
+        if not self.publish_urls:
+            return
+        lines = []
+        if self.postgres is not None:
+            lines.append(f"DATABASE_URL={self.postgres.url}")
+        if self.redis is not None:
+            lines.append(f"REDIS_URL={self.redis.url}")
+        if lines:
+            SERVICES_ENV.parent.mkdir(parents=True, exist_ok=True)
+            SERVICES_ENV.write_text("\n".join(lines) + "\n")
 
     def stop(self) -> None:
+        if self.publish_urls:
+            SERVICES_ENV.unlink(missing_ok=True)
         if self.redis is not None:
             self.redis.stop()
         if self.postgres is not None:
@@ -116,7 +135,7 @@ def _install_signal_handlers(handler) -> None:
 def run() -> int:
     os.environ.setdefault("DEBUG", "1")
     port = int(os.environ.get("PORT", 8000))
-    services = Services()
+    services = Services(publish_urls=True)
     supervisor = Supervisor()
     _install_signal_handlers(supervisor.request_stop)
     try:
@@ -187,7 +206,7 @@ def test(args: list[str]) -> int:
 
 
 def services_only() -> int:
-    services = Services()
+    services = Services(publish_urls=True)
     stop = []
     _install_signal_handlers(lambda signum, frame: stop.append(signum))
     try:

@@ -13,6 +13,10 @@ BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
 if (BASE_DIR / ".env").exists():
     environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+# The embedded servers of a running `make run` (written by config/devserver.py), so that
+# `manage.py ...` in a second terminal talks to them. The environment and .env win.
+if (BASE_DIR / ".data" / "run" / "services.env").exists():
+    environ.Env.read_env(BASE_DIR / ".data" / "run" / "services.env", overwrite=False)
 
 SECRET_KEY = env("SECRET_KEY", default="dev-insecure-change-me-" + "x" * 40)
 DEBUG = env.bool("DEBUG", default=False)

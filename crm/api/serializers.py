@@ -23,11 +23,14 @@ class ContactSerializer(serializers.ModelSerializer):
     """A contact as the API and real-time events show it."""
 
     tags = TagSerializer(many=True, read_only=True)
+    display_name = serializers.CharField(
+        read_only=True, help_text="The name to show: the name given, else the WhatsApp profile name, else the number."
+    )
 
     class Meta:
         model = Contact
         fields = [
-            "id", "name", "phone", "wa_id", "profile_name", "email", "avatar", "custom_fields", "tags",
+            "id", "name", "display_name", "phone", "wa_id", "profile_name", "email", "avatar", "custom_fields", "tags",
             "opted_out", "notes", "last_message_at", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["wa_id", "profile_name", "last_message_at", "created_at", "updated_at"]

@@ -312,3 +312,21 @@ def test_list_query_count_does_not_grow_with_rows(tenant, agent, django_assert_n
         response = agent.get(CONTACTS, {"search": "cliente"})
     assert response.json()["count"] == 22
     assert few == 5
+
+
+def test_display_name_falls_back_from_name_to_profile_name_to_number(tenant):
+    from crm.api.serializers import ContactSerializer
+    from crm.tests.factories import ContactFactory
+
+    named = ContactFactory(tenant=tenant, name="Maria Silva", profile_name="Mari 🌸")
+    profile_only = ContactFactory(tenant=tenant, name="", profile_name="Mari 🌸")
+    number_only = ContactFactory(tenant=tenant, name="", profile_name="", phone="5511988887777")
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant):  # the payload lists the contact's tags: a tenant-scoped query
+        names = [ContactSerializer(c).data["display_name"] for c in (named, profile_only, number_only)]
+    assert names == [
+        "Maria Silva",
+        "Mari 🌸",
+        "+5511988887777",
+    ]

@@ -29,6 +29,9 @@ DEMO_WEBHOOK_SECRET = "demo-webhook-secret"
 STATUS_STEPS = (("sent", 0.5), ("delivered", 1.5), ("read", 3.0))
 MESSAGES_PATH = re.compile(r"^/v[\d.]+/(?P<phone_number_id>[^/]+)/messages$")
 MEDIA_PATH = re.compile(r"^/v[\d.]+/(?P<phone_number_id>[^/]+)/media$")
+MEDIA_INFO_PATH = re.compile(r"^/v[\d.]+/(?P<media_id>demo-media-[0-9a-f]+)$")
+MEDIA_BYTES_PATH = re.compile(r"^/media-bytes/(?P<media_id>demo-media-[0-9a-f]+)$")
+MAX_STORED_MEDIA = 200  # uploads kept in memory for the demo, oldest dropped first
 
 
 def signed_post(url: str, app_secret: str, payload: dict) -> None:
@@ -72,7 +75,21 @@ def status_payload(phone_number_id: str, wamid: str, recipient: str, status: str
     }
 
 
+def uploaded_file(content_type: str, body: bytes) -> tuple[bytes, str]:
+    """The file part of a multipart upload: (bytes, mime type)."""
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
+    message = BytesParser(policy=HTTP).parsebytes(b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body)
+    for part in message.iter_parts():
+        if part.get_filename():
+            return part.get_payload(decode=True) or b"", part.get_content_type()
+    return b"", "application/octet-stream"
+
+
 def make_handler(webhook_url: str, app_secret: str):
+    media: dict[str, tuple[bytes, str]] = {}
+
     class Handler(BaseHTTPRequestHandler):
         def _json(self, status: int, payload: dict) -> None:
             body = json.dumps(payload).encode()
@@ -86,13 +103,44 @@ def make_handler(webhook_url: str, app_secret: str):
             pass
 
         def do_GET(self):
-            self._json(200, {"id": "demo", "verified_name": "Prosa Demo", "display_phone_number": "+55 11 90000-0000"})
+            info, raw = MEDIA_INFO_PATH.match(self.path), MEDIA_BYTES_PATH.match(self.path)
+            if info and info.group("media_id") in media:  # step 1 of a media download: where it is
+                content, mime = media[info.group("media_id")]
+                host = f"http://127.0.0.1:{self.server.server_address[1]}"
+                self._json(
+                    200,
+                    {
+                        "messaging_product": "whatsapp",
+                        "id": info.group("media_id"),
+                        "url": f"{host}/media-bytes/{info.group('media_id')}",
+                        "mime_type": mime,
+                        "sha256": hashlib.sha256(content).hexdigest(),
+                        "file_size": str(len(content)),
+                    },
+                )
+            elif raw and raw.group("media_id") in media:  # step 2: the bytes
+                content, mime = media[raw.group("media_id")]
+                self.send_response(200)
+                self.send_header("Content-Type", mime)
+                self.send_header("Content-Length", str(len(content)))
+                self.end_headers()
+                self.wfile.write(content)
+            elif info or raw:
+                self._json(404, {"error": {"message": "Unknown media", "code": 100}})
+            else:
+                self._json(
+                    200, {"id": "demo", "verified_name": "Prosa Demo", "display_phone_number": "+55 11 90000-0000"}
+                )
 
         def do_POST(self):
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length)
             if MEDIA_PATH.match(self.path):
-                self._json(200, {"id": f"demo-media-{secrets.token_hex(6)}"})
+                media_id = f"demo-media-{secrets.token_hex(6)}"
+                media[media_id] = uploaded_file(self.headers.get("Content-Type", ""), raw)
+                while len(media) > MAX_STORED_MEDIA:
+                    media.pop(next(iter(media)))
+                self._json(200, {"id": media_id})
                 return
             match = MESSAGES_PATH.match(self.path)
             if not match:

@@ -80,11 +80,38 @@ def test_a_sent_message_gets_a_wamid_then_signed_sent_delivered_read_webhooks(fa
     ]
 
 
-def test_mark_as_read_and_media_upload_answer_like_meta(fake_graph, receiver):
+def test_mark_as_read_answers_like_meta_and_reports_nothing(fake_graph, receiver):
     _url, received = receiver
     assert _post(
         f"{fake_graph}/v23.0/1/messages", {"messaging_product": "whatsapp", "status": "read", "message_id": "x"}
     ) == (200, {"success": True})
-    status, body = _post(f"{fake_graph}/v23.0/1/media", {})
-    assert status == 200 and body["id"].startswith("demo-media-")
     assert received.empty()
+
+
+def test_uploaded_media_is_downloadable_in_meta_s_two_steps(fake_graph):
+    png = b"\x89PNG\r\n\x1a\n" + b"pixels" * 10
+    boundary = "prosa-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="messaging_product"\r\n\r\nwhatsapp\r\n'
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="photo.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + png
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        f"{fake_graph}/v23.0/1/media",
+        data=body,
+        method="POST",
+        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=5) as response:
+        media_id = json.loads(response.read())["id"]
+    with urllib.request.urlopen(f"{fake_graph}/v23.0/{media_id}", timeout=5) as response:
+        info = json.loads(response.read())
+    assert (info["mime_type"], info["file_size"]) == ("image/png", str(len(png)))
+    assert info["sha256"] == hashlib.sha256(png).hexdigest()
+    with urllib.request.urlopen(info["url"], timeout=5) as response:
+        assert response.read() == png
+        assert response.headers["Content-Type"] == "image/png"

@@ -87,3 +87,22 @@ def contact_resolve_whatsapp(
     if changed:
         contact.save(update_fields=[*changed, "updated_at"])
     return ResolvedContact(contact, created=False, changed=bool(changed))
+
+
+def contact_rekey_whatsapp(*, contact: Contact, new_wa_id: str) -> bool:
+    """The customer moved to a new number (WhatsApp's "user changed number" system message):
+    the contact follows it, keeping its history. If another contact already has the new number
+    they are two records of one person; merging is a human decision, so nothing changes.
+    Returns whether the contact changed. The contact must be locked (contact_resolve_whatsapp)."""
+    new_wa_id = "".join(ch for ch in new_wa_id if ch.isdigit())
+    if not new_wa_id or new_wa_id == contact.wa_id:
+        return False
+    variants = brazil_ninth_digit_variants(new_wa_id) or (new_wa_id,)
+    taken = Contact.objects.filter(Q(wa_id__in=variants) | Q(phone__in=variants)).exclude(pk=contact.pk).exists()
+    if taken:
+        logger.warning("changed number already belongs to another contact", extra={"contact": contact.pk})
+        return False
+    contact.wa_id = new_wa_id
+    contact.phone = new_wa_id
+    contact.save(update_fields=["wa_id", "phone", "updated_at"])
+    return True

@@ -23,7 +23,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from crm.identity import contact_resolve_whatsapp
+from crm.identity import contact_rekey_whatsapp, contact_resolve_whatsapp
 from crm.models import Contact
 from tickets import events
 from tickets.models import Message, Ticket, TicketEvent
@@ -214,7 +214,12 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
     else:
         events.ticket_updated(ticket)
     events.message_created(message)
-    if resolved.changed:
+    rekeyed = bool(
+        incoming.type == MessageType.SYSTEM
+        and incoming.new_chat_id
+        and contact_rekey_whatsapp(contact=contact, new_wa_id=incoming.new_chat_id)
+    )
+    if resolved.changed or rekeyed:
         events.contact_updated(contact)
     if has_media:
         _schedule_media_download(message)

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from tickets import events
@@ -209,6 +210,37 @@ def inbound_event_retry(*, events_to_retry: Iterable[InboundEvent]) -> int:
         _enqueue(event_id=event.pk, tenant_id=event.tenant_id)
         count += 1
     return count
+
+
+INBOUND_MAX_ATTEMPTS = 5
+STALE_PENDING_AFTER = timedelta(minutes=5)
+
+
+def _due_for_retry(now) -> Q:
+    """Failed events with attempts left, and pending ones whose enqueue was evidently lost
+    (the broker was down at commit): both would otherwise wait for a human forever."""
+    now = now or timezone.now()
+    return Q(status=InboundEventStatus.FAILED, attempts__lt=INBOUND_MAX_ATTEMPTS) | Q(
+        status=InboundEventStatus.PENDING, received_at__lt=now - STALE_PENDING_AFTER
+    )
+
+
+def inbound_events_due_for_retry(*, now=None):
+    return InboundEvent.objects.filter(_due_for_retry(now)).only("pk", "tenant_id", "status")
+
+
+def inbound_events_retry_due(*, now=None) -> int:
+    """Enqueues every due event of the current tenant once; returns how many."""
+    count = 0
+    for event in inbound_events_due_for_retry(now=now):
+        _enqueue(event_id=event.pk, tenant_id=event.tenant_id)
+        count += 1
+    return count
+
+
+def tenant_ids_with_events_due(*, now=None) -> list[int]:
+    """Platform fan-out of the retry beat job: which tenants have something to retry."""
+    return list(InboundEvent.all_tenants.filter(_due_for_retry(now)).values_list("tenant_id", flat=True).distinct())
 
 
 # --- connection state -----------------------------------------------------------------------------

@@ -240,7 +240,8 @@ def inbound_events_retry_due(*, now=None) -> int:
 
 def tenant_ids_with_events_due(*, now=None) -> list[int]:
     """Platform fan-out of the retry beat job: which tenants have something to retry."""
-    return list(InboundEvent.all_tenants.filter(_due_for_retry(now)).values_list("tenant_id", flat=True).distinct())
+    due = InboundEvent.all_tenants.filter(_due_for_retry(now), tenant__is_active=True)
+    return list(due.values_list("tenant_id", flat=True).distinct())
 
 
 # --- connection state -----------------------------------------------------------------------------

@@ -154,3 +154,12 @@ def test_running_for_an_unknown_tenant_fails_before_the_body(db):
     assert result.failed()
     assert isinstance(result.result, Tenant.DoesNotExist)
     assert SEEN == []
+
+
+def test_work_queued_for_a_deactivated_tenant_is_skipped_not_run(tenant):
+    tenant.is_active = False
+    tenant.save(update_fields=["is_active"])
+    result = probe_tenant.apply(kwargs={"tenant_id": tenant.pk})
+    assert result.successful()
+    assert result.get() is None
+    assert SEEN == []

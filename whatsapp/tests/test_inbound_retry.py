@@ -48,3 +48,10 @@ def test_the_beat_job_fans_out_only_to_tenants_with_events_due(tenant, other_ten
 def test_the_retry_job_is_scheduled_every_five_minutes():
     task = PeriodicTask.objects.get(task="whatsapp.retry_inbound_events_all")
     assert (task.enabled, task.interval.every, task.interval.period) == (True, 5, "minutes")
+
+
+def test_a_deactivated_tenants_events_wait_for_it(tenant, enqueued):
+    InboundEventFactory(tenant=tenant, status=InboundEventStatus.FAILED, attempts=1)
+    tenant.is_active = False
+    tenant.save(update_fields=["is_active"])
+    assert inbound.tenant_ids_with_events_due() == []

@@ -28,9 +28,12 @@ class LoginFailures:
 
     def record(self) -> None:
         _, window = self._limits()
-        pipe = get_redis().pipeline()
+        # The window starts at the first failure: create the counter with its expiry only if absent,
+        # then count. (Not EXPIRE ... NX, which needs Redis 7; the embedded Redis and many
+        # production servers are 6.x.)
+        pipe = get_redis().pipeline()  # MULTI/EXEC: both or neither
+        pipe.set(self.key, 0, ex=window, nx=True)
         pipe.incr(self.key)
-        pipe.expire(self.key, window, nx=True)
         pipe.execute()
 
     def clear(self) -> None:

@@ -43,6 +43,10 @@ class Queue(TenantOwned):
         _("auto-assignment"), max_length=16, choices=AutoAssignment.choices, default=AutoAssignment.OFF
     )
     max_open_per_agent = models.PositiveIntegerField(_("open tickets per agent (0 = no cap)"), default=0)
+    # The round-robin cursor: the member who got this queue's latest automatic assignment.
+    last_assigned_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", editable=False
+    )
     # {"mon": [["08:00", "18:00"]], ...} in the tenant's timezone; empty = the tenant's hours.
     business_hours = models.JSONField(_("business hours"), default=dict, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)

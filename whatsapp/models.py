@@ -45,6 +45,16 @@ class Connection(TenantOwned):
     greeting_message = models.TextField(_("greeting message"), blank=True)
     farewell_message = models.TextField(_("farewell message"), blank=True)
     out_of_hours_message = models.TextField(_("out-of-hours message"), blank=True)
+    # Where this number's new tickets go. Empty: the customer picks from the queue menu (when the
+    # tenant has several queues).
+    default_queue = models.ForeignKey(
+        "tickets.Queue",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("default queue"),
+    )
 
     # Empty = the provider's default: settings.WHATSAPP_GRAPH_BASE_URL for Cloud. Required for Evolution.
     api_base_url = models.URLField(_("API base URL"), max_length=200, blank=True)

@@ -43,6 +43,11 @@ def _clean_redis():
 
     get_redis().flushdb()
     yield
+    # Each test drives sockets on its own event loop; a channel layer keeps loop-bound locks, and
+    # one left locked by a consumer cancelled at the end of a test must not reach the next test.
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
 
 
 @pytest.fixture

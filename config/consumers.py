@@ -5,6 +5,14 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
 from accounts.models import Role
 from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
+from tickets import presence
+
+
+async def _presence(operation, consumer) -> bool | None:
+    """Presence bookkeeping for this socket (Redis, off the event loop)."""
+    return await database_sync_to_async(operation)(
+        tenant_id=consumer.tenant.pk, user_id=consumer.scope["user"].pk, socket_id=consumer.channel_name
+    )
 
 
 @database_sync_to_async
@@ -51,6 +59,9 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
     """
 
     async def tenant_connect(self):
+        # Announced before joining the groups: the others hear the member arrive, the member does not.
+        if await _presence(presence.socket_connected, self):
+            await self._presence_announce()
         self.groups_joined = await groups_for_member(self.tenant, self.scope["user"], self.membership.role)
         for group in self.groups_joined:
             await self.channel_layer.group_add(group, self.channel_name)
@@ -65,6 +76,8 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
     async def disconnect(self, code):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
+        if hasattr(self, "groups_joined") and await _presence(presence.socket_disconnected, self):
+            await self._presence_announce()
 
     async def receive(self, text_data=None, bytes_data=None, **kwargs):
         # A client's malformed frame is answered, not allowed to crash the connection (and log a 500).
@@ -82,11 +95,32 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
     async def receive_json(self, content, **kwargs):
         kind = content.get("type")
         if kind == "ping":
+            await _presence(presence.socket_alive, self)
             await self.send_json({"type": "pong", "data": {}})
+        elif kind == "presence.set":
+            await self._presence_set(content.get("status"))
         elif kind in ("ticket.subscribe", "ticket.unsubscribe", "typing"):
             await self._ticket_message(kind, content)
         else:
             await self._error("unknown_type", "Unknown message type.")
+
+    async def _presence_set(self, status) -> None:
+        if status not in presence.SETTABLE_STATUSES:
+            await self._error("invalid_status", "Status must be online or away.")
+            return
+        tenant_id, user_id = self.tenant.pk, self.scope["user"].pk
+        await database_sync_to_async(presence.status_set)(tenant_id=tenant_id, user_id=user_id, status=status)
+        status = await self._presence_announce()
+        await self.send_json({"type": "presence.set", "data": {"status": status}})
+
+    async def _presence_announce(self) -> str:
+        """The member's status to the tenant's sockets (sent here, on the consumer's loop)."""
+        tenant_id, user_id = self.tenant.pk, self.scope["user"].pk
+        status = await database_sync_to_async(presence.status_of)(tenant_id=tenant_id, user_id=user_id)
+        event = presence.presence_event(user_id=user_id, status=status)
+        await self.channel_layer.group_send(tenant_group(tenant_id), {"type": "prosa.event", "event": event})
+        await database_sync_to_async(presence.waiting_tickets_offer)(tenant_id=tenant_id, status=status)
+        return status
 
     async def _error(self, code: str, detail: str) -> None:
         await self.send_json({"type": "error", "data": {"code": code, "detail": detail}})

@@ -78,7 +78,22 @@ class TenantScopedAdmin(admin.ModelAdmin):
         queryset = self._scoped_choices(request, db_field.remote_field.model)
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
+        if is_platform_view(request) and issubclass(db_field.remote_field.model, TenantOwned):
+            # ForeignKey.formfield() reads the default manager even when given a queryset, and the
+            # tenant manager refuses outside a tenant: build the field from our queryset instead.
+            return self._platform_choice_field(db_field, request, **kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+    def _platform_choice_field(self, db_field, request, **kwargs):
+        from django.forms import ModelChoiceField
+        from django.utils.text import capfirst
+
+        return ModelChoiceField(
+            required=not db_field.blank,
+            label=capfirst(db_field.verbose_name),
+            help_text=db_field.help_text,
+            **kwargs,
+        )
 
     def formfield_for_manytomany(self, db_field, request, **kwargs):
         queryset = self._scoped_choices(request, db_field.remote_field.model)

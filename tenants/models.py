@@ -1,5 +1,6 @@
 from contextlib import nullcontext
 
+from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -41,6 +42,14 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from tenants.hours import business_hours_validate
+
+        try:
+            business_hours_validate(self.business_hours)
+        except ValidationError as exc:
+            raise ValidationError({"business_hours": exc.messages}) from None
 
 
 _TENANT_FIELDS = {"tenant", "tenant_id"}

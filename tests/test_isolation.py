@@ -29,6 +29,7 @@ from tenants.context import tenant_context
 from tenants.models import Tenant, TenantOwned
 from tenants.tests.factories import TenantFactory
 from tests import registry
+from tickets.models import Message
 
 API_PREFIX = "api/v1/"
 METHODS = ("GET", "PUT", "PATCH", "DELETE", "POST")
@@ -49,6 +50,12 @@ PUBLIC_ROUTES = {
 ROUTE_OBJECTS: dict[str, tuple[type[models.Model], str]] = {
     "user": (Membership, "user_id"),
     "invite": (Invite, "pk"),
+}
+
+# Routes with a second object under the pk (tickets/{pk}/messages/{message_id}/...): the extra URL
+# kwarg → (its tenant-owned model, the URL kwargs that address one such object).
+NESTED_OBJECTS = {
+    "message_id": (Message, lambda message: {"pk": message.ticket_id, "message_id": message.pk}),
 }
 
 # Bodies that pass validation, so that a view which validates before looking the object up still
@@ -75,6 +82,7 @@ CONTROL_STATUS: dict[tuple[str, str], int] = {
     ("connection-test", "POST"): 502,  # provider_error: the Graph API cannot be reached
     ("connection-qrcode", "POST"): 409,  # not_supported: Cloud connections have no QR code
     ("connection-logout", "POST"): 409,  # not_supported
+    ("ticket-message-retry-media", "POST"): 409,  # media_not_failed: the factory's message has no media
 }
 
 
@@ -145,6 +153,12 @@ ROUTES = api_routes()
 SWEPT = [route for route in ROUTES if route.name not in PUBLIC_ROUTES]
 DETAIL_ROUTES = [route for route in SWEPT if route.is_drf and route.kwargs == {"pk"}]
 LIST_ROUTES = [route for route in SWEPT if route.is_drf and not route.kwargs and "GET" in route.methods]
+NESTED_ROUTES = [
+    route
+    for route in SWEPT
+    if route.is_drf and "pk" in route.kwargs and route.kwargs != {"pk"} and route.kwargs <= {"pk", *NESTED_OBJECTS}
+]
+NESTED_CASES = [pytest.param(route, method, id=f"{route} {method}") for route in NESTED_ROUTES for method in METHODS]
 DETAIL_CASES = [pytest.param(route, method, id=f"{route} {method}") for route in DETAIL_ROUTES for method in METHODS]
 
 
@@ -269,7 +283,7 @@ def test_every_api_route_is_swept_or_declared_public():
             unhandled.append(f"{route.pattern}: unnamed (name it, the sweep reverses by name)")
         elif not route.is_drf:
             unhandled.append(f"{route}: not a DRF view")
-        elif route.kwargs - {"pk"}:
+        elif route.kwargs - {"pk"} and route not in NESTED_ROUTES:
             unhandled.append(f"{route}: URL kwargs {sorted(route.kwargs)}; only `pk` is swept — extend the sweep")
     assert unhandled == []
 
@@ -324,6 +338,32 @@ def test_another_tenants_object_is_like_a_missing_one(world, route, method):
         assert own.status_code == CONTROL_STATUS[(route.name, method)], own.content
     else:
         assert 200 <= own.status_code < 300, own.content
+
+
+@pytest.mark.parametrize(("route", "method"), NESTED_CASES)
+def test_another_tenants_nested_object_is_like_a_missing_one(world, route, method):
+    """B's ticket with B's message, and A's own ticket with B's message: both a missing object."""
+    (extra,) = route.kwargs - {"pk"}
+    model, kwargs_of = NESTED_OBJECTS[extra]
+    kwargs_b, kwargs_a = kwargs_of(world.objects_b[model]), kwargs_of(world.objects_a[model])
+    body = REQUEST_BODIES.get((route.name, method), {})
+    expected = 404 if method in route.methods else 405
+
+    before = registry.tenant_snapshot(world.b)
+    missing = _call(world.client, method, reverse(route.name, kwargs={**kwargs_a, extra: 2_000_000_000}), body)
+    assert missing.status_code == expected, missing.content
+    for kwargs in (kwargs_b, {**kwargs_a, extra: kwargs_b[extra]}):
+        response = _call(world.client, method, reverse(route.name, kwargs=kwargs), body)
+        assert response.status_code == expected, response.content
+        assert response.json() == missing.json()
+    assert registry.tenant_snapshot(world.b) == before
+    assert get_redis().llen("celery") == 0
+
+    own = _call(world.client, method, reverse(route.name, kwargs=kwargs_a), body)
+    if expected == 405:
+        assert own.status_code == 405, own.content
+    else:
+        assert own.status_code == CONTROL_STATUS.get((route.name, method), 200), own.content
 
 
 @pytest.mark.parametrize("route", LIST_ROUTES, ids=str)

@@ -65,6 +65,14 @@ async def _open(query: str = "", headers=None):
     return communicator, connected
 
 
+async def _expect_arrival(communicator, user) -> None:
+    """A member connecting later is announced to the sockets already there."""
+    assert await communicator.receive_json_from(timeout=5) == {
+        "type": "presence.updated",
+        "data": {"user_id": user.pk, "status": "online"},
+    }
+
+
 async def _refused(query: str = "", headers=None):
     """Accepted, then closed with an application code: what the client sees as the close code."""
     communicator, connected = await _open(query, headers)
@@ -258,6 +266,7 @@ def test_tenant_events_reach_that_tenant_only(world):
         socket_both_in_b, _ = await _open(f"?token={token_both_in_b}")
         for communicator in (socket_a, socket_b, socket_both_in_b):
             await communicator.receive_json_from(timeout=5)  # session.ready
+        await _expect_arrival(socket_b, both)  # `both` came online in B (A's socket hears nothing of it)
 
         await layer.group_send(tenant_group(world["a"].pk), {"type": "prosa.event", "event": event})
         got_a = await socket_a.receive_json_from(timeout=5)
@@ -500,8 +509,11 @@ def test_agents_see_each_other_typing_in_a_ticket_they_both_see_but_not_their_ow
     async def scenario():
         one, _ = await _open(f"?token={token_1}")
         two, _ = await _open(f"?token={token_2}")
+        await one.receive_json_from(timeout=5)  # session.ready
+        await _expect_arrival(one, agent_2)
         for communicator in (one, two):
-            await communicator.receive_json_from(timeout=5)  # session.ready
+            if communicator is two:
+                await communicator.receive_json_from(timeout=5)  # session.ready
             await communicator.send_json_to({"type": "ticket.subscribe", "ticket_id": ticket.pk})
             assert await communicator.receive_json_from(timeout=5) == {
                 "type": "ticket.subscribed",
@@ -542,3 +554,33 @@ def test_subscribing_to_another_tenants_ticket_is_like_a_missing_one(world):
 
     not_found = {"type": "error", "data": {"code": "ticket_not_found", "detail": "No such ticket."}}
     assert _run(scenario) == [not_found] * 4
+
+
+# --- Presence ------------------------------------------------------------------------------
+
+
+def test_a_socket_makes_its_member_online_and_away_on_request(world):
+    from tickets import presence
+
+    tenant, admin = world["a"], world["admin_a"]
+    token = _access(admin, tenant)
+
+    async def scenario():
+        communicator, _ = await _open(f"?token={token}")
+        ready = await communicator.receive_json_from(timeout=5)
+        online = await database_sync_to_async(presence.status_of)(tenant_id=tenant.pk, user_id=admin.pk)
+        await communicator.send_json_to({"type": "presence.set", "status": "away"})
+        answers = [await communicator.receive_json_from(timeout=5) for _ in range(2)]
+        await communicator.send_json_to({"type": "presence.set", "status": "asleep"})
+        refused = await communicator.receive_json_from(timeout=5)
+        await communicator.disconnect()
+        gone = await database_sync_to_async(presence.status_of)(tenant_id=tenant.pk, user_id=admin.pk)
+        return ready, online, answers, refused, gone
+
+    ready, online, answers, refused, gone = _run(scenario)
+    assert ready["type"] == "session.ready"  # its own arrival is announced to the others only
+    assert online == "online"
+    assert {"type": "presence.updated", "data": {"user_id": admin.pk, "status": "away"}} in answers
+    assert {"type": "presence.set", "data": {"status": "away"}} in answers
+    assert refused["data"]["code"] == "invalid_status"
+    assert gone == "offline"

@@ -60,3 +60,8 @@ class SendAtInPast(ValidationFailed):
 class ScheduledMessageNotCancellable(Conflict):
     code = "scheduled_message_not_cancellable"
     default_detail = _("Only a message that is still scheduled can be cancelled.")
+
+
+class MediaNotFailed(Conflict):
+    code = "media_not_failed"
+    default_detail = _("Only a media download that failed can be tried again.")

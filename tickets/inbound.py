@@ -27,6 +27,7 @@ from crm.identity import contact_rekey_whatsapp, contact_resolve_whatsapp
 from crm.models import Contact
 from tickets import events
 from tickets.models import Message, Ticket, TicketEvent
+from tickets.routing import closed_ticket_claim, route_inbound_message
 from tickets.sequences import ticket_protocol_next
 from whatsapp.choices import MEDIA_TYPES, DeliveryStatus, MessageType
 from whatsapp.models import Connection
@@ -62,15 +63,6 @@ def message_preview(message: Message) -> str:
     else:
         preview = label or text
     return preview[:PREVIEW_LENGTH]
-
-
-# --- the hook for routing ---------------------------------------------------------------------
-
-
-def after_inbound_message(ticket: Ticket, message: Message, ticket_was_created: bool) -> None:
-    """Where routing will plug in: queue menu, greeting / out-of-hours messages, auto-assignment,
-    rating capture, reopen window. Runs inside the transaction, after the message is stored and the
-    ticket's counters are updated, once per new message from the customer. Does nothing yet."""
 
 
 # --- messages ---------------------------------------------------------------------------------
@@ -117,8 +109,9 @@ def _text(incoming: IncomingMessage) -> str:
     return incoming.text
 
 
-def _open_ticket(*, connection: Connection, contact: Contact) -> tuple[Ticket, bool]:
-    """The contact's non-closed ticket on this connection (locked), or a new one."""
+def _open_ticket(*, connection: Connection, contact: Contact, incoming: IncomingMessage) -> tuple[Ticket, bool]:
+    """The contact's non-closed ticket on this connection (locked); else a closed one that takes the
+    customer's message (a rating, the reopen window: tickets.routing); else a new one."""
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("queue", "assignee")
@@ -126,6 +119,8 @@ def _open_ticket(*, connection: Connection, contact: Contact) -> tuple[Ticket, b
         .exclude(status=Ticket.Status.CLOSED)
         .first()
     )
+    if ticket is None and _from_customer(incoming):
+        ticket = closed_ticket_claim(connection=connection, contact=contact, text=_text(incoming))
     if ticket is not None:
         ticket.contact = contact
         return ticket, False
@@ -172,7 +167,8 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
     if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
         logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
         return None
-    ticket, ticket_created = _open_ticket(connection=connection, contact=contact)
+    ticket, ticket_created = _open_ticket(connection=connection, contact=contact, incoming=incoming)
+    ticket.connection, ticket.tenant = connection, connection.tenant  # what routing reads, already loaded
 
     quoted = None
     if incoming.quoted_message_id:
@@ -223,9 +219,13 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         events.contact_updated(contact)
     if has_media:
         _schedule_media_download(message)
-    if not incoming.from_me and incoming.type != MessageType.SYSTEM:
-        after_inbound_message(ticket, message, ticket_created)
+    if _from_customer(incoming):
+        route_inbound_message(ticket=ticket, message=message, ticket_was_created=ticket_created)
     return message
+
+
+def _from_customer(incoming: IncomingMessage) -> bool:
+    return not incoming.from_me and incoming.type != MessageType.SYSTEM
 
 
 def _counters_update(*, ticket: Ticket, contact: Contact, message: Message, incoming: IncomingMessage) -> None:
@@ -238,7 +238,11 @@ def _counters_update(*, ticket: Ticket, contact: Contact, message: Message, inco
     if ticket.last_message_at is None or sent_at >= ticket.last_message_at:
         changes.update(last_message_at=sent_at, last_message_preview=message_preview(message))
         ticket.last_message_at, ticket.last_message_preview = sent_at, changes["last_message_preview"]
-    counts_as_unread = message.direction == Message.Direction.INBOUND and message.type != MessageType.SYSTEM
+    counts_as_unread = (
+        message.direction == Message.Direction.INBOUND
+        and message.type != MessageType.SYSTEM
+        and ticket.status != Ticket.Status.CLOSED  # a rating for a closed ticket is nothing to read
+    )
     if counts_as_unread:
         changes["unread_count"] = F("unread_count") + 1
         ticket.unread_count += 1
@@ -330,10 +334,14 @@ def _extension(mime_type: str, filename: str) -> str:
     return guessed or ".bin"
 
 
-def message_media_download(*, message_id: int) -> Message | None:
+def message_media_download(*, message_id: int, final_attempt: bool = True) -> Message | None:
     """Fetch a message's media from the provider into default storage, under
     `tenants/<tenant_id>/media/<yyyy>/<mm>/<uuid>.<ext>`. The message stays visible either way:
-    `media_status` becomes `ready` (with mime, size and sha256) or `failed`."""
+    `media_status` becomes `ready` (with mime, size and sha256) or `failed`.
+
+    A retryable provider error (network, 5xx, throttling) is raised again while attempts remain
+    (`final_attempt=False`), the message staying `pending` for the caller's retry; a permanent one
+    (gone or expired media) or the last attempt's marks it `failed` with the provider's code."""
     from whatsapp.providers import ProviderError, get_adapter
 
     message = Message.objects.select_related("connection", "ticket").filter(pk=message_id).first()
@@ -342,12 +350,21 @@ def message_media_download(*, message_id: int) -> Message | None:
     try:
         media = get_adapter(message.connection).download_media(message.media_ref)
     except ProviderError as exc:
+        will_retry = exc.retryable and not final_attempt
         logger.warning(
             "media download failed",
-            extra={"message_id": message.pk, "provider_code": exc.code, "retryable": exc.retryable},
+            extra={
+                "message_id": message.pk,
+                "provider_code": exc.code,
+                "retryable": exc.retryable,
+                "will_retry": will_retry,
+            },
         )
+        if will_retry:
+            raise
         message.media_status = Message.MediaStatus.FAILED
-        message.save(update_fields=["media_status", "updated_at"])
+        message.payload = {**(message.payload or {}), "media_error": exc.code}
+        message.save(update_fields=["media_status", "payload", "updated_at"])
         events.message_updated(message)
         return message
 
@@ -362,6 +379,7 @@ def message_media_download(*, message_id: int) -> Message | None:
     if not message.media_filename and media.filename:
         message.media_filename = media.filename[:255]
     message.media_status = Message.MediaStatus.READY
+    message.payload = {key: value for key, value in (message.payload or {}).items() if key != "media_error"}
     message.save(
         update_fields=[
             "media_file",
@@ -370,8 +388,26 @@ def message_media_download(*, message_id: int) -> Message | None:
             "media_sha256",
             "media_filename",
             "media_status",
+            "payload",
             "updated_at",
         ]  # fmt: skip
     )
     events.message_updated(message)
     return message
+
+
+def message_media_retry(*, message: Message) -> Message:
+    """Try a failed media download again (an agent's or administrator's request): the message goes
+    back to `pending` and a fresh download, with its own retries, starts after commit."""
+    from tickets.exceptions import MediaNotFailed
+
+    with transaction.atomic():
+        locked = Message.objects.select_for_update(of=("self",)).select_related("ticket").get(pk=message.pk)
+        if locked.media_status != Message.MediaStatus.FAILED or not locked.media_ref:
+            raise MediaNotFailed()
+        locked.media_status = Message.MediaStatus.PENDING
+        locked.payload = {key: value for key, value in (locked.payload or {}).items() if key != "media_error"}
+        locked.save(update_fields=["media_status", "payload", "updated_at"])
+        events.message_updated(locked)
+        _schedule_media_download(locked)
+    return locked

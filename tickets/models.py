@@ -1,8 +1,11 @@
 """The conversation domain: queues, tickets (atendimentos), their messages and history."""
 
 from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Contact, Tag
@@ -59,6 +62,14 @@ class Queue(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self):
+        from tenants.hours import business_hours_validate
+
+        try:
+            business_hours_validate(self.business_hours)
+        except ValidationError as exc:
+            raise ValidationError({"business_hours": exc.messages}) from None
 
 
 class Ticket(TenantOwned):
@@ -123,9 +134,14 @@ class Ticket(TenantOwned):
                 name="tickets_ticket_one_active_per_contact",
             ),
         ]
+        # Each list tab walks one of these in its order (newest activity first) and stops at the page.
         indexes = [
-            models.Index(fields=["tenant", "status", "-last_message_at"], name="tickets_ticket_status_last"),
-            models.Index(fields=["tenant", "assignee", "status"], name="tickets_ticket_assignee"),
+            models.Index(fields=["tenant", "-last_message_at", "-id"], name="tickets_ticket_recent"),
+            models.Index(fields=["tenant", "status", "-last_message_at", "-id"], name="tickets_ticket_status_recent"),
+            models.Index(
+                fields=["tenant", "assignee", "status", "-last_message_at", "-id"],
+                name="tickets_ticket_assignee_recent",
+            ),
             models.Index(fields=["tenant", "queue", "status"], name="tickets_ticket_queue"),
             models.Index(fields=["tenant", "updated_at"], name="tickets_ticket_updated"),
         ]
@@ -187,6 +203,9 @@ class Message(TenantOwned):
     # Type-specific content: shared contacts, interactive replies, location names, unknown raw payloads.
     payload = models.JSONField(default=dict, blank=True)
     sent_at = models.DateTimeField(_("time"), help_text=_("When it was sent (provider time for inbound)."))
+    # Set when the sender edited or deleted it for everyone; earlier texts stay in payload["edits"].
+    edited_at = models.DateTimeField(_("edited at"), null=True, blank=True)
+    deleted_at = models.DateTimeField(_("deleted at"), null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -203,6 +222,8 @@ class Message(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "ticket", "sent_at", "id"], name="tickets_message_ticket_time"),
+            # The ticket search's `text__icontains` (UPPER(text) LIKE '%…%').
+            GinIndex(OpClass(Upper("text"), name="gin_trgm_ops"), name="tickets_message_text_trgm"),
         ]
 
     def __str__(self) -> str:

@@ -8,11 +8,12 @@ every ticket of the tenant. A ticket someone cannot see does not exist for them 
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from config.errors import NotFound
-from crm.models import Tag
+from crm.models import Contact, Tag
+from crm.selectors import contact_search
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 
 STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
@@ -69,14 +70,16 @@ def ticket_get_for_user(*, ticket_id, user: User, role: str | None) -> Ticket:
 
 
 def ticket_search_q(text: str) -> Q:
-    """Contact name or phone, or the text of any of the ticket's messages."""
+    """The contact (as the contacts search finds them: name, profile name or e-mail ignoring case and
+    accents, or the number in any formatting), or the text of any of the ticket's messages.
+
+    Two uncorrelated subqueries, each answered by a trigram index (crm_contact_search_trgm and
+    friends, tickets_message_text_trgm): a per-ticket EXISTS over the messages cost a second at
+    100k tickets (docs/PERFORMANCE.md)."""
     text = text.strip()
-    digits = "".join(ch for ch in text if ch.isdigit())
-    q = Q(contact__name__icontains=text) | Q(contact__profile_name__icontains=text)
-    if digits:
-        q |= Q(contact__phone__contains=digits)
-    in_messages = Message.objects.filter(ticket_id=OuterRef("pk"), text__icontains=text)
-    return q | Q(Exists(in_messages))
+    contacts = contact_search(Contact.objects.all(), text).values("pk")
+    in_messages = Message.objects.filter(text__icontains=text).values("ticket_id")
+    return Q(contact_id__in=contacts) | Q(pk__in=in_messages)
 
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
@@ -111,3 +114,188 @@ def scheduled_message_list_for_user(*, user: User, role: str | None) -> QuerySet
         .select_related("created_by")
         .order_by("send_at", "id")
     )
+
+
+# --- The agents' inbox (tickets/views.py) ------------------------------------------------------
+# Reads shaped for the server-rendered inbox. Visibility always comes from ticket_list_for_user /
+# ticket_visibility_q above; nothing here decides who sees what on its own.
+
+
+class InboxTab:
+    MINE = "mine"
+    WAITING = "waiting"
+    ALL = "all"
+    CLOSED = "closed"
+
+
+INBOX_PAGE_SIZE = 30
+INBOX_MESSAGE_PAGE_SIZE = 40
+
+
+def inbox_tabs_for(*, role: str | None) -> list[str]:
+    """The tabs a member may open: "All" (every open conversation of the tenant) is for staff."""
+    tabs = [InboxTab.MINE, InboxTab.WAITING]
+    if role in STAFF_ROLES:
+        tabs.append(InboxTab.ALL)
+    tabs.append(InboxTab.CLOSED)
+    return tabs
+
+
+def inbox_ticket_list(*, user: User, role: str | None, tab: str) -> QuerySet[Ticket]:
+    """The tickets of one inbox tab, newest activity first. A tab the role may not open is empty."""
+    tickets = ticket_list_for_user(user=user, role=role).select_related("connection")
+    if tab not in inbox_tabs_for(role=role):
+        return tickets.none()
+    if tab == InboxTab.MINE:
+        return tickets.filter(status=Ticket.Status.OPEN, assignee_id=user.pk)
+    if tab == InboxTab.WAITING:
+        return tickets.filter(status=Ticket.Status.PENDING)
+    if tab == InboxTab.ALL:
+        return tickets.exclude(status=Ticket.Status.CLOSED)
+    return tickets.filter(status=Ticket.Status.CLOSED).order_by("-closed_at", "-id")
+
+
+def inbox_tab_counts(*, user: User, role: str | None) -> dict[str, dict[str, int]]:
+    """Per tab: how many tickets and how many of them have unread messages (one query)."""
+    from django.db.models import Count
+
+    visible = Ticket.objects.filter(ticket_visibility_q(user=user, role=role))
+    mine = Q(status=Ticket.Status.OPEN, assignee_id=user.pk)
+    waiting = Q(status=Ticket.Status.PENDING)
+    active = ~Q(status=Ticket.Status.CLOSED)
+    unread = Q(unread_count__gt=0)
+    totals = visible.aggregate(
+        mine=Count("pk", filter=mine),
+        mine_unread=Count("pk", filter=mine & unread),
+        waiting=Count("pk", filter=waiting),
+        waiting_unread=Count("pk", filter=waiting & unread),
+        all=Count("pk", filter=active),
+        all_unread=Count("pk", filter=active & unread),
+    )
+    return {
+        tab: {"count": totals[tab], "unread": totals[f"{tab}_unread"]}
+        for tab in (InboxTab.MINE, InboxTab.WAITING, InboxTab.ALL)
+    }
+
+
+def inbox_ticket_for_action(*, ticket_id, user: User, role: str | None) -> Ticket:
+    """The ticket an action addresses: a visible one, or an open one someone else took meanwhile
+    (so that accepting it says "already taken" instead of "not found")."""
+    visible = ticket_list_for_user(user=user, role=role).filter(pk=ticket_id).select_related("connection").first()
+    if visible is not None:
+        return visible
+    taken = (
+        Ticket.objects.filter(pk=ticket_id, status=Ticket.Status.OPEN)
+        .select_related("contact", "queue", "assignee", "connection")
+        .first()
+    )
+    if taken is None:
+        raise NotFound()
+    return taken
+
+
+def inbox_message_page(*, ticket: Ticket, before: Message | None = None, limit: int = INBOX_MESSAGE_PAGE_SIZE):
+    """A page of the conversation, oldest first: the `limit` messages before `before` (the newest
+    page without it). Returns (messages, has_older)."""
+    messages = Message.objects.filter(ticket=ticket).select_related("author", "quoted", "quoted__author")
+    if before is not None:
+        messages = messages.filter(Q(sent_at__lt=before.sent_at) | Q(sent_at=before.sent_at, id__lt=before.pk))
+    page = list(messages.order_by("-sent_at", "-id")[: limit + 1])
+    has_older = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return page, has_older
+
+
+def inbox_ticket_events(*, ticket: Ticket, since=None, until=None) -> QuerySet:
+    """The ticket's history between two instants (either end open), to show among its messages."""
+    from tickets.models import TicketEvent
+
+    history = TicketEvent.objects.filter(ticket=ticket).select_related("actor")
+    if since is not None:
+        history = history.filter(created_at__gte=since)
+    if until is not None:
+        history = history.filter(created_at__lt=until)
+    return history.order_by("created_at", "id")
+
+
+def inbox_message_get(*, message_id, user: User, role: str | None) -> Message:
+    """A message of a ticket the user may see (else NotFound), with what its bubble shows."""
+    visible = Ticket.objects.filter(ticket_visibility_q(user=user, role=role)).values("pk")
+    message = (
+        Message.objects.filter(pk=message_id, ticket_id__in=visible)
+        .select_related("author", "quoted", "quoted__author", "ticket")
+        .first()
+    )
+    if message is None:
+        raise NotFound()
+    return message
+
+
+def inbox_message_of_ticket(*, ticket: Ticket, message_id) -> Message | None:
+    return Message.objects.filter(ticket=ticket, pk=message_id).first()
+
+
+def inbox_previous_tickets(*, ticket: Ticket, user: User, role: str | None, limit: int = 10) -> list[Ticket]:
+    """The contact's other tickets that the user may see, newest first."""
+    return list(
+        Ticket.objects.filter(ticket_visibility_q(user=user, role=role))
+        .filter(contact_id=ticket.contact_id)
+        .exclude(pk=ticket.pk)
+        .order_by("-created_at")[:limit]
+    )
+
+
+def inbox_quick_replies(*, query: str = "", limit: int = 8) -> list[QuickReply]:
+    """Quick replies whose shortcut starts with `query` first, then those that mention it."""
+    from django.db.models import Case, IntegerField, Value, When
+
+    query = query.strip().lstrip("/")
+    replies = quick_reply_list()
+    if query:
+        replies = replies.filter(Q(shortcut__istartswith=query) | Q(text__icontains=query)).annotate(
+            _rank=Case(When(shortcut__istartswith=query, then=Value(0)), default=Value(1), output_field=IntegerField())
+        )
+        replies = replies.order_by("_rank", "shortcut")
+    return list(replies[:limit])
+
+
+def inbox_quick_reply_get(*, quick_reply_id) -> QuickReply:
+    reply = QuickReply.objects.filter(pk=quick_reply_id).first()
+    if reply is None:
+        raise NotFound()
+    return reply
+
+
+def inbox_transfer_targets(*, tenant) -> tuple[list[User], list[Queue]]:
+    """Who and where a ticket can be transferred to: active members and queues of the tenant."""
+    users = list(
+        User.objects.filter(memberships__tenant=tenant, memberships__is_active=True, is_active=True)
+        .distinct()
+        .order_by("name", "email")
+    )
+    return users, list(Queue.objects.order_by("menu_order", "name"))
+
+
+# --- presence ------------------------------------------------------------------------------
+
+
+def member_presence_list() -> list[dict]:
+    """The current tenant's active members with their presence, online first, then by name."""
+    from tenants.context import require_current_tenant
+    from tickets import presence
+
+    tenant = require_current_tenant()
+    statuses = presence.statuses(tenant_id=tenant.pk)
+    rank = {"online": 0, "away": 1, "offline": 2}
+    rows = [
+        {
+            "user_id": membership.user_id,
+            "name": membership.user.name,
+            "email": membership.user.email,
+            "role": membership.role,
+            "status": statuses.get(membership.user_id, "offline"),
+        }
+        for membership in Membership.objects.filter(is_active=True, user__is_active=True).select_related("user")
+    ]
+    return sorted(rows, key=lambda row: (rank[row["status"]], (row["name"] or row["email"]).casefold()))

@@ -106,6 +106,13 @@ def _active_member(user_id) -> User:
     return membership.user
 
 
+def _offer_waiting_tickets(tenant_id: int) -> None:
+    """After a change that frees an agent or queues a ticket, auto-assignment gets another look."""
+    from tickets.tasks import waiting_tickets_assign_task
+
+    transaction.on_commit(lambda: waiting_tickets_assign_task.delay(tenant_id=tenant_id))
+
+
 def window_is_open(ticket: Ticket, *, now=None) -> bool:
     """The Cloud API's customer-service window: 24 hours from the customer's latest message.
     Evolution (a phone session) has none."""
@@ -177,6 +184,8 @@ def ticket_transfer(
         locked.save(update_fields=["status", "assignee", "queue", "updated_at"])
         _record(locked, TicketEvent.Type.TRANSFERRED, actor, **data)
         events.ticket_updated(locked, previous_audience=before)
+        if to_user is None:
+            _offer_waiting_tickets(locked.tenant_id)
     return locked
 
 
@@ -209,6 +218,8 @@ def ticket_close(*, ticket: Ticket, actor: User | None, send_farewell: bool = Tr
         locked.save(update_fields=["status", "closed_at", "unread_count", "awaiting_rating", "updated_at"])
         _record(locked, TicketEvent.Type.CLOSED, actor, sent=sent, reason=reason)
         events.ticket_updated(locked, previous_audience=before)
+        if locked.assignee_id:
+            _offer_waiting_tickets(locked.tenant_id)
     return locked
 
 
@@ -453,6 +464,13 @@ def message_send(
             internal_note=internal_note,
             **fields,
         )
+
+
+def system_message_send(*, ticket: Ticket, text: str) -> Message:
+    """An automatic message to the customer (greeting, menu, out-of-hours notice, thanks): sent
+    like an agent's, without an author. Callers check the conversation may be written to."""
+    with transaction.atomic():
+        return _outbound_create(ticket=ticket, author=None, sender_type=Message.SenderType.SYSTEM, text=text)
 
 
 def _recipient(ticket: Ticket) -> str:

@@ -53,6 +53,13 @@ def scheduled_messages_send_due_task(*, tenant_id: int):
 
 
 @tenant_task
+def waiting_tickets_assign_task(*, tenant_id: int):
+    from tickets.routing import waiting_tickets_assign
+
+    return waiting_tickets_assign()
+
+
+@tenant_task
 def tickets_close_idle_task(*, tenant_id: int):
     return services.tickets_close_idle(tenant=require_current_tenant())
 

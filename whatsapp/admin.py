@@ -61,7 +61,10 @@ class ConnectionAdmin(TenantScopedAdmin):
     readonly_fields = ["status", "last_status_at", "created_at", "updated_at"]
     fieldsets = [
         (None, {"fields": ["name", "provider", "is_default", "status", "last_status_at"]}),
-        (_("Messages"), {"fields": ["greeting_message", "farewell_message", "out_of_hours_message"]}),
+        (
+            _("Messages and routing"),
+            {"fields": ["greeting_message", "farewell_message", "out_of_hours_message", "default_queue"]},
+        ),
         (
             _("WhatsApp Cloud API"),
             {

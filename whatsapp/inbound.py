@@ -4,9 +4,10 @@
    `inbound_event_store`: the raw bytes go into one `INSERT … ON CONFLICT DO NOTHING` (a redelivery
    of the same body hits the unique dedupe key and adds nothing) and processing is enqueued on commit.
 2. `inbound_event_process` (a worker) parses the body with the connection's adapter and applies each
-   normalized event in its own savepoint: messages and statuses through tickets.inbound, session
-   changes to the connection, account notices to the log. An event that fails is marked `failed`
-   with the error and kept; `inbound_event_retry` runs it again (applying is idempotent).
+   normalized event in its own savepoint: messages and statuses through tickets.inbound, edits and
+   deletions through tickets.message_changes, session changes to the connection, account notices
+   to the log. An event that fails is marked `failed` with the error and kept;
+   `inbound_event_retry` runs it again (applying is idempotent).
 """
 
 from __future__ import annotations
@@ -22,10 +23,19 @@ from django.utils import timezone
 
 from tickets import events
 from tickets.inbound import inbound_message_apply, message_status_apply
+from tickets.message_changes import message_delete_apply, message_edit_apply
 from whatsapp.choices import InboundEventStatus, Provider
 from whatsapp.models import Connection, InboundEvent
 from whatsapp.providers import get_adapter
-from whatsapp.providers.base import ConnectionUpdate, Event, IncomingMessage, ProviderNotice, StatusUpdate
+from whatsapp.providers.base import (
+    ConnectionUpdate,
+    Event,
+    IncomingMessage,
+    MessageDeleted,
+    MessageEdited,
+    ProviderNotice,
+    StatusUpdate,
+)
 
 logger = logging.getLogger("whatsapp.inbound")
 
@@ -102,6 +112,10 @@ def _apply(connection: Connection, item: Event) -> None:
         inbound_message_apply(connection=connection, incoming=item)
     elif isinstance(item, StatusUpdate):
         message_status_apply(connection=connection, update=item)
+    elif isinstance(item, MessageEdited):
+        message_edit_apply(connection=connection, update=item)
+    elif isinstance(item, MessageDeleted):
+        message_delete_apply(connection=connection, update=item)
     elif isinstance(item, ConnectionUpdate):
         connection_status_apply(connection=connection, update=item)
     elif isinstance(item, ProviderNotice):

@@ -113,6 +113,8 @@ class Connection(TenantOwned):
             Provider.EVOLUTION: ["api_base_url", "instance_name", "api_key"],
         }.get(self.provider, [])
         errors = {name: _("Required for this provider.") for name in required if not getattr(self, name)}
+        if self.default_queue_id and self.default_queue.tenant_id != self.tenant_id:
+            errors["default_queue"] = _("Choose a queue of this company.")
         if errors:
             raise ValidationError(errors)
 

@@ -38,7 +38,15 @@ logger = logging.getLogger(__name__)
 
 CREDENTIAL_FIELDS = ("access_token", "app_secret", "api_key")
 COMMON_FIELDS = frozenset(
-    {"name", "is_default", "greeting_message", "farewell_message", "out_of_hours_message", "api_base_url"}
+    {
+        "name",
+        "is_default",
+        "greeting_message",
+        "farewell_message",
+        "out_of_hours_message",
+        "default_queue",
+        "api_base_url",
+    }
 )
 PROVIDER_FIELDS = {
     Provider.CLOUD: frozenset(

@@ -5,8 +5,10 @@ from tickets.selectors import ticket_search_q
 
 
 class TicketFilter(filters.FilterSet):
-    status = filters.MultipleChoiceFilter(choices=Ticket.Status.choices)
-    priority = filters.MultipleChoiceFilter(choices=Ticket.Priority.choices)
+    # distinct=False: these are columns of the ticket itself (no join repeats rows), and the default
+    # SELECT DISTINCT made counting 58k closed tickets cost 140 ms instead of 6.
+    status = filters.MultipleChoiceFilter(choices=Ticket.Status.choices, distinct=False)
+    priority = filters.MultipleChoiceFilter(choices=Ticket.Priority.choices, distinct=False)
     queue = filters.NumberFilter(field_name="queue_id")
     connection = filters.NumberFilter(field_name="connection_id")
     tag = filters.NumberFilter(method="filter_tag")

@@ -1,10 +1,12 @@
 """Payloads of tickets and messages, shared by the REST API and the real-time events."""
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
 from accounts.models import User
 from crm.api.serializers import ContactSerializer, TagSerializer
 from tenants.context import require_current_tenant
+from tenants.hours import business_hours_validate
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 
 
@@ -46,7 +48,7 @@ class MessageSerializer(serializers.ModelSerializer):
             "id", "ticket_id", "direction", "sender_type", "author", "is_internal_note", "type", "text",
             "status", "error_code", "error_title", "error_detail", "quoted_id", "reactions",
             "media_status", "media_url", "media_mime", "media_size", "media_filename",
-            "latitude", "longitude", "payload", "sent_at", "created_at",
+            "latitude", "longitude", "payload", "sent_at", "created_at", "edited_at", "deleted_at",
         ]  # fmt: skip
         read_only_fields = fields
 
@@ -118,6 +120,13 @@ class QueueSerializer(serializers.ModelSerializer):
         ]  # fmt: skip
         read_only_fields = ["id", "created_at"]
 
+    def validate_business_hours(self, value):
+        try:
+            business_hours_validate(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages, code="invalid_business_hours") from None
+        return value
+
     def validate_name(self, value):
         others = Queue.objects.filter(name__iexact=value)
         if self.instance is not None:
@@ -151,3 +160,15 @@ class ScheduledMessageSerializer(serializers.ModelSerializer):
         model = ScheduledMessage
         fields = ["id", "ticket", "text", "send_at", "status", "created_by", "message_id", "error", "created_at"]
         read_only_fields = ["id", "status", "created_by", "message_id", "error", "created_at"]
+
+
+class PresenceSerializer(serializers.Serializer):
+    user_id = serializers.IntegerField()
+    name = serializers.CharField()
+    email = serializers.EmailField()
+    role = serializers.CharField()
+    status = serializers.ChoiceField(choices=["online", "away", "offline"])
+
+
+class PresenceSetSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=["online", "away"])

@@ -1,4 +1,4 @@
-from config.api.routers import OptionalSlashRouter
+from config.api.routers import OptionalSlashRouter, route
 from tickets.api import views
 
 router = OptionalSlashRouter()
@@ -7,4 +7,4 @@ router.register("queues", views.QueueViewSet, basename="queue")
 router.register("quick-replies", views.QuickReplyViewSet, basename="quickreply")
 router.register("scheduled-messages", views.ScheduledMessageViewSet, basename="scheduledmessage")
 
-urlpatterns = [*router.urls]
+urlpatterns = [*router.urls, route("presence", views.PresenceView.as_view(), name="presence")]

@@ -7,12 +7,13 @@ from rest_framework.filters import SearchFilter
 from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsTenantMember, IsTenantStaff
 from config.errors import NotFound, ValidationFailed
 from crm.models import Tag
-from tickets import selectors, services
+from tickets import inbound, presence, selectors, services
 from tickets.api import serializers as s
 from tickets.api.filters import TicketFilter
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
@@ -182,6 +183,21 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         )
         return Response(s.MessageSerializer(message).data, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=None, responses=s.MessageSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"messages/(?P<message_id>\d+)/retry-media",
+        url_name="message-retry-media",
+    )
+    def retry_media(self, request, pk=None, message_id=None):
+        """Download a message's media again after it failed (409 `media_not_failed` otherwise)."""
+        ticket = self.get_object()
+        message = Message.objects.filter(pk=message_id, ticket=ticket).first()
+        if message is None:
+            raise NotFound()
+        return Response(s.MessageSerializer(inbound.message_media_retry(message=message)).data)
+
 
 class QueueViewSet(viewsets.ModelViewSet):
     """Queues of the workspace. Every member reads them; admins and supervisors manage them."""
@@ -277,3 +293,34 @@ class ScheduledMessageViewSet(
     def cancel(self, request, pk=None):
         scheduled = services.scheduled_message_cancel(scheduled=self.get_object(), actor=request.user)
         return Response(s.ScheduledMessageSerializer(scheduled).data)
+
+
+class PresenceView(APIView):
+    """Who of the tenant is online, away or offline (connected to the inbox's live stream and not
+    away). POST sets the caller's own status: `away` keeps them out of auto-assignment."""
+
+    permission_classes = [IsTenantMember]
+
+    @extend_schema(responses=s.PresenceSerializer(many=True))
+    def get(self, request):
+        return Response(s.PresenceSerializer(selectors.member_presence_list(), many=True).data)
+
+    @extend_schema(request=s.PresenceSetSerializer, responses=s.PresenceSerializer)
+    def post(self, request):
+        serializer = s.PresenceSetSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        tenant_id = request.membership.tenant_id
+        presence.status_set(tenant_id=tenant_id, user_id=request.user.pk, status=serializer.validated_data["status"])
+        status_now = presence.presence_announce(tenant_id=tenant_id, user_id=request.user.pk)
+        user = request.user
+        return Response(
+            s.PresenceSerializer(
+                {
+                    "user_id": user.pk,
+                    "name": user.name,
+                    "email": user.email,
+                    "role": request.membership.role,
+                    "status": status_now,
+                }
+            ).data
+        )

@@ -28,7 +28,7 @@ class ConnectionSerializer(serializers.ModelSerializer):
         model = Connection
         fields = [
             "id", "name", "provider", "status", "is_default", "display_phone_number",
-            "greeting_message", "farewell_message", "out_of_hours_message", "api_base_url",
+            "greeting_message", "farewell_message", "out_of_hours_message", "default_queue", "api_base_url",
             "phone_number_id", "waba_id", "graph_api_version", "instance_name",
             "has_access_token", "has_app_secret", "has_api_key",
             "created_at", "updated_at", "last_status_at",
@@ -68,6 +68,16 @@ class ConnectionDetailSerializer(ConnectionSerializer):
         return obj.verify_token if obj.provider == Provider.CLOUD else None
 
 
+@extend_schema_field(OpenApiTypes.INT)
+class _TenantQueueField(serializers.PrimaryKeyRelatedField):
+    """A queue of the current tenant (another tenant's id does not exist)."""
+
+    def get_queryset(self):
+        from tickets.models import Queue
+
+        return Queue.objects.all()
+
+
 class ConnectionWriteSerializer(serializers.Serializer):
     """Settings an admin sends. Credentials are write-only; on update an omitted or empty credential
     keeps the stored one. The provider is chosen on creation only."""
@@ -78,6 +88,9 @@ class ConnectionWriteSerializer(serializers.Serializer):
     greeting_message = serializers.CharField(required=False, allow_blank=True)
     farewell_message = serializers.CharField(required=False, allow_blank=True)
     out_of_hours_message = serializers.CharField(required=False, allow_blank=True)
+    default_queue = _TenantQueueField(
+        required=False, allow_null=True, help_text="New tickets go there; empty: the customer picks from the menu."
+    )
     api_base_url = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Evolution server; empty for Meta's Graph API."
     )

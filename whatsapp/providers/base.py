@@ -1,9 +1,10 @@
 """What every WhatsApp provider adapter speaks: normalized events in, normalized results out.
 
 An adapter is built from one `Connection` (`get_adapter(connection)`) and hides its provider's wire
-format completely: webhook bodies become `IncomingMessage` / `StatusUpdate` / `ConnectionUpdate` /
-`ProviderNotice`, sends return a `SendResult`, failures raise `ProviderError`. Adapters make HTTP
-calls but never touch the database; applying events is the services' job.
+format completely: webhook bodies become `IncomingMessage` / `StatusUpdate` / `MessageEdited` /
+`MessageDeleted` / `ConnectionUpdate` / `ProviderNotice`, sends return a `SendResult`, failures raise
+`ProviderError`. Adapters make HTTP calls but never touch the database; applying events is the
+services' job.
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ __all__ = [
     "Event",
     "IncomingMessage",
     "MalformedPayload",
+    "MessageDeleted",
+    "MessageEdited",
     "MessageType",
     "ProviderAdapter",
     "ProviderError",
@@ -186,7 +189,36 @@ class ProviderNotice:
         return explain(self.code)
 
 
-Event = IncomingMessage | StatusUpdate | ConnectionUpdate | ProviderNotice
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageEdited:
+    """Someone edited a message already in the chat (WhatsApp allows it for 15 minutes).
+
+    `provider_message_id` is the edited message's own id (the edit carries an id of its own, which
+    is never stored). `from_me`: the business edited it (Evolution, Cloud coexistence echoes).
+    Idempotency: applying the same `new_text` twice changes nothing the second time.
+    """
+
+    channel_id: str
+    provider_message_id: str
+    new_text: str = field(repr=False)
+    timestamp: datetime | None  # None when the provider does not say
+    from_me: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MessageDeleted:
+    """A message was deleted for everyone ("apagada para todos"). Its content stays on our side
+    (the helpdesk's record), marked deleted."""
+
+    channel_id: str
+    provider_message_id: str
+    timestamp: datetime | None
+    from_me: bool = False
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+
+Event = IncomingMessage | StatusUpdate | ConnectionUpdate | ProviderNotice | MessageEdited | MessageDeleted
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,6 +27,8 @@ from whatsapp.providers.base import (
     Event,
     IncomingMessage,
     MalformedPayload,
+    MessageDeleted,
+    MessageEdited,
     ProviderAdapter,
     ProviderNotice,
     SendResult,
@@ -192,13 +194,17 @@ class CloudAdapter(ProviderAdapter):
 
     def _parse_message(
         self, message: dict, *, channel_id: str, contact: dict, from_me: bool = False
-    ) -> IncomingMessage:
+    ) -> IncomingMessage | MessageEdited | MessageDeleted:
         try:
             message_id = message["id"]
             timestamp = utc_from_unix(message["timestamp"])
         except (KeyError, TypeError, ValueError) as exc:
             raise MalformedPayload(f"cloud message without id/timestamp: {exc!r}") from None
         kind = message.get("type", "")
+        if kind in ("edit", "revoke"):
+            change = _parse_change(message, kind, channel_id=channel_id, timestamp=timestamp, from_me=from_me)
+            if change is not None:
+                return change
         # The customer is the sender, or for the business's own echoes the recipient.
         wa_id = str(message.get("to" if from_me else "from") or "")
         user_id = str(message.get("to_user_id" if from_me else "from_user_id") or contact.get("user_id") or "")
@@ -370,6 +376,32 @@ def _filename_from(content_disposition: str) -> str:
         if key.lower() == "filename" and value:
             return value.strip('"')
     return ""
+
+
+def _parse_change(
+    message: dict, kind: str, *, channel_id: str, timestamp, from_me: bool
+) -> MessageEdited | MessageDeleted | None:
+    """Coexistence numbers (a WhatsApp Business app on the Cloud API): `type: edit` carries
+    `edit.original_message_id` and the new `edit.message` (text body or media caption); `type: revoke`
+    carries `revoke.original_message_id`. Without a target it stays an unsupported message."""
+    change = message.get(kind) if isinstance(message.get(kind), dict) else {}
+    target = str(change.get("original_message_id") or "")
+    if not target:
+        return None
+    if kind == "revoke":
+        return MessageDeleted(
+            channel_id=channel_id, provider_message_id=target, timestamp=timestamp, from_me=from_me, raw=message
+        )
+    new = change.get("message") if isinstance(change.get("message"), dict) else {}
+    content = new.get(new.get("type", "")) if isinstance(new.get(new.get("type", "")), dict) else {}
+    return MessageEdited(
+        channel_id=channel_id,
+        provider_message_id=target,
+        new_text=str(content.get("body") or content.get("caption") or ""),
+        timestamp=timestamp,
+        from_me=from_me,
+        raw=message,
+    )
 
 
 def graph_error(response: httpx2.Response) -> ProviderError:

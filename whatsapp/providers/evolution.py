@@ -28,6 +28,8 @@ from whatsapp.providers.base import (
     Event,
     IncomingMessage,
     MalformedPayload,
+    MessageDeleted,
+    MessageEdited,
     ProviderAdapter,
     SendResult,
     StatusUpdate,
@@ -46,6 +48,7 @@ WEBHOOK_EVENTS = [
     "MESSAGES_UPSERT",
     "MESSAGES_UPDATE",
     "MESSAGES_DELETE",
+    "MESSAGES_EDITED",
     "SEND_MESSAGE",
     "CONNECTION_UPDATE",
     "QRCODE_UPDATED",
@@ -92,6 +95,33 @@ def _timestamp(value: Any):
     if isinstance(value, dict):  # protobuf Long from older versions: {"low": …, "high": …}
         value = value.get("low", 0) + (value.get("high", 0) << 32)
     return utc_from_unix(value)
+
+
+def _timestamp_ms(value: Any):
+    """`protocolMessage.timestampMs` (string, number or Long) → datetime; None when absent or garbage."""
+    if isinstance(value, dict):
+        value = value.get("low", 0) + (value.get("high", 0) << 32)
+    try:
+        return utc_from_unix(int(value) // 1000) if value not in (None, "", 0, "0") else None
+    except (TypeError, ValueError, OverflowError, OSError):
+        return None
+
+
+# protocolMessage.type, by Baileys enum name or number (JSON carries either, depending on version).
+_REVOKE = frozenset({0, "0", "REVOKE"})
+_MESSAGE_EDIT = frozenset({14, "14", "MESSAGE_EDIT"})
+
+
+def _edited_text(message: dict) -> str:
+    """The text of an edited message's new version: its body, or its caption for media."""
+    message = unwrap(message)
+    key = find_content_key(message, None)
+    content = message.get(key) if key else None
+    if key == "conversation":
+        return str(content or "")
+    if isinstance(content, dict):
+        return str(content.get("text") or content.get("caption") or "")
+    return ""
 
 
 class EvolutionAdapter(ProviderAdapter):
@@ -148,7 +178,11 @@ class EvolutionAdapter(ProviderAdapter):
         if event in ("messages.upsert", "send.message"):
             events.extend(m for item in items if (m := self._parse_message(item, instance)) is not None)
         elif event == "messages.update":
-            events.extend(s for item in items if (s := self._parse_ack(item, instance)) is not None)
+            events.extend(s for item in items if (s := self._parse_update(item, instance)) is not None)
+        elif event == "messages.edited":
+            events.extend(e for item in items if (e := self._parse_edited(item, instance)) is not None)
+        elif event == "messages.delete":
+            events.extend(d for item in items if (d := self._parse_delete(item, instance)) is not None)
         elif event == "connection.update":
             events.extend(self._parse_connection(item, instance) for item in items)
         elif event == "qrcode.updated":
@@ -157,7 +191,7 @@ class EvolutionAdapter(ProviderAdapter):
             logger.debug("evolution webhook event ignored", extra={"event": event})
         return events
 
-    def _parse_message(self, data: dict, instance: str) -> IncomingMessage | None:
+    def _parse_message(self, data: dict, instance: str) -> Event | None:
         key = data.get("key") or {}
         remote_jid = str(key.get("remoteJid") or "")
         if not remote_jid or remote_jid.endswith(("@broadcast", "@newsletter")):
@@ -181,6 +215,11 @@ class EvolutionAdapter(ProviderAdapter):
         content_key = find_content_key(message, data.get("messageType"))
         content = message.get(content_key) if content_key else None
         content = content if isinstance(content, dict) else {}
+        if content_key == "protocolMessage":
+            # An edit or a revoke delivered as a message of its own: it changes its target instead.
+            change = self._parse_protocol(content, instance, from_me=from_me, timestamp=timestamp, raw=data)
+            if change is not None:
+                return change
         context = data.get("contextInfo") or content.get("contextInfo") or {}
         fields: dict[str, Any] = {
             "channel_id": instance,
@@ -198,6 +237,93 @@ class EvolutionAdapter(ProviderAdapter):
         }
         fields.update(content_fields(content_key, content, message, message_id))
         return IncomingMessage(**fields)
+
+    def _parse_protocol(
+        self, protocol: dict, instance: str, *, from_me: bool, timestamp=None, raw: dict
+    ) -> MessageEdited | MessageDeleted | None:
+        """A Baileys protocolMessage `{key, type, editedMessage?, timestampMs?}`: a revoke or an edit of
+        `key.id`; None for the other kinds (ephemeral settings, history sync, …)."""
+        target = (protocol.get("key") or {}).get("id") if isinstance(protocol.get("key"), dict) else None
+        kind = protocol.get("type")
+        if not target:
+            return None
+        when = _timestamp_ms(protocol.get("timestampMs")) or timestamp
+        if kind in _REVOKE:
+            return MessageDeleted(
+                channel_id=instance, provider_message_id=str(target), timestamp=when, from_me=from_me, raw=raw
+            )
+        edited = protocol.get("editedMessage")
+        if (kind in _MESSAGE_EDIT or kind is None) and isinstance(edited, dict):
+            return MessageEdited(
+                channel_id=instance,
+                provider_message_id=str(target),
+                new_text=_edited_text(edited),
+                timestamp=when,
+                from_me=from_me,
+                raw=raw,
+            )
+        return None
+
+    def _parse_edited(self, data: dict, instance: str) -> MessageEdited | MessageDeleted | None:
+        """`messages.edited`: the protocolMessage itself (Baileys; some versions send revokes here
+        too), or `{key, message}` with the new content (other channels of Evolution)."""
+        key = data.get("key") if isinstance(data.get("key"), dict) else {}
+        from_me = bool(key.get("fromMe"))
+        if "type" in data or "editedMessage" in data:
+            return self._parse_protocol(data, instance, from_me=from_me, raw=data)
+        message = data.get("message")
+        if isinstance(message, dict) and key.get("id"):
+            inner = unwrap(message)
+            if isinstance(inner.get("protocolMessage"), dict):
+                return self._parse_protocol(inner["protocolMessage"], instance, from_me=from_me, raw=data)
+            when = data.get("messageTimestamp")
+            return MessageEdited(
+                channel_id=instance,
+                provider_message_id=str(key["id"]),
+                new_text=_edited_text(message),
+                timestamp=_timestamp(when) if when else None,
+                from_me=from_me,
+                raw=data,
+            )
+        logger.debug("evolution edit without a message key ignored")
+        return None
+
+    def _parse_delete(self, data: dict, instance: str) -> MessageDeleted | None:
+        """`messages.delete`: the deleted message's key, bare (`{remoteJid, fromMe, id}`) or under `key`."""
+        key = data.get("key") if isinstance(data.get("key"), dict) else data
+        message_id = key.get("id") or data.get("keyId")
+        if not message_id:
+            return None
+        return MessageDeleted(
+            channel_id=instance,
+            provider_message_id=str(message_id),
+            timestamp=None,
+            from_me=bool(key.get("fromMe")),
+            raw=data,
+        )
+
+    def _parse_update(self, data: dict, instance: str) -> Event | None:
+        """`messages.update`: an ack, or (versions that attach the new content) an edit.
+
+        A status outside the acks (`DELETED`) is not taken for a revoke: Evolution reports revokes
+        as `messages.delete`, and the versions that map unknown statuses to `DELETED` do so for
+        edits too, so treating it as a deletion would hide edited messages."""
+        message = data.get("message")
+        message_id = data.get("keyId") or (data.get("key") or {}).get("id")
+        if isinstance(message, dict) and isinstance(message.get("editedMessage"), dict) and message_id:
+            inner = unwrap(message)
+            from_me = data.get("fromMe", (data.get("key") or {}).get("fromMe"))
+            if isinstance(inner.get("protocolMessage"), dict):
+                return self._parse_protocol(inner["protocolMessage"], instance, from_me=bool(from_me), raw=data)
+            return MessageEdited(
+                channel_id=instance,
+                provider_message_id=str(message_id),
+                new_text=_edited_text(inner),
+                timestamp=None,
+                from_me=bool(from_me),
+                raw=data,
+            )
+        return self._parse_ack(data, instance)
 
     def _parse_ack(self, data: dict, instance: str) -> StatusUpdate | None:
         message_id = data.get("keyId") or (data.get("key") or {}).get("id")

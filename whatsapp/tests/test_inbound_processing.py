@@ -147,7 +147,7 @@ def test_a_failing_event_is_kept_failed_and_a_retry_succeeds(tenant, cloud_conne
     def broken(*args, **kwargs):
         raise RuntimeError("database hiccup")
 
-    monkeypatch.setattr(inbound, "after_inbound_message", broken)
+    monkeypatch.setattr(inbound, "route_inbound_message", broken)
     deliver(cloud_connection, payload("cloud/text"))
     event = InboundEvent.all_tenants.get()
     assert (event.status, event.attempts) == (InboundEventStatus.FAILED, 1)
@@ -255,10 +255,11 @@ def test_one_text_message_of_an_open_ticket_costs_at_most_12_queries(
 ):
     """Measured as in production: the processing transaction is a real BEGIN/COMMIT (not counted),
     not a savepoint inside the test's transaction."""
-    from tickets.tests.factories import TicketFactory
+    from tickets.tests.factories import QueueFactory, TicketFactory
 
     contact_ticket = TicketFactory(tenant=tenant, connection=cloud_connection, contact__wa_id="5511987654321",
-                                   contact__phone="5511987654321", contact__profile_name="João Conceição")  # fmt: skip
+                                   contact__phone="5511987654321", contact__profile_name="João Conceição",
+                                   queue=QueueFactory(tenant=tenant))  # fmt: skip
     event = InboundEventFactory(tenant=tenant, connection=cloud_connection, body=payload("cloud/text"))
     with tenant_context(tenant), django_assert_max_num_queries(12):
         assert inbound_event_process(event_id=event.pk) == InboundEventStatus.PROCESSED

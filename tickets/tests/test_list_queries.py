@@ -1,0 +1,71 @@
+"""The ticket list costs a fixed number of SQL queries, whatever the page size, role or filter
+(issue 6: "constant query count for any page size"; figures in docs/PERFORMANCE.md)."""
+
+import pytest
+
+from accounts.models import Role
+from crm.tests.factories import ContactFactory, TagFactory
+from tickets.tests.factories import MessageFactory, QueueFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+TICKETS = "/api/v1/tickets/"
+
+# 1 user (JWT) + 1 membership + 1 count + 1 page (contact, queue and assignee joined)
+# + 1 tags of the tickets + 1 tags of their contacts.
+LIST_QUERIES = 6
+
+
+@pytest.fixture
+def agent(tenant, make_member):
+    return make_member(tenant, Role.AGENT)
+
+
+@pytest.fixture
+def supervisor(tenant, make_member):
+    return make_member(tenant, Role.SUPERVISOR)
+
+
+@pytest.fixture
+def busy_tenant(tenant, agent, supervisor, make_member):
+    """110 tickets, each with its own contact, tags on tickets and contacts, several
+    queues and assignees: a page of 100 has as many distinct related rows as it can."""
+    others = [make_member(tenant, Role.AGENT) for _ in range(3)]
+    queues = [QueueFactory() for _ in range(3)]
+    for queue in queues:
+        queue.members.add(agent, *others)
+    tags = [TagFactory() for _ in range(4)]
+    for i in range(110):
+        status = ("pending", "open", "closed")[i % 3]
+        ticket = TicketFactory(
+            contact=ContactFactory(name=f"Cliente {i}"),
+            status=status,
+            queue=queues[i % 3] if i % 10 else None,
+            assignee=None if status == "pending" else (agent, supervisor)[i % 2],
+        )
+        ticket.tags.add(tags[i % 4], tags[(i + 1) % 4])
+        ticket.contact.tags.add(tags[i % 4])
+        MessageFactory(ticket=ticket, text=f"quero cancelar o pedido {i}")
+    return tags
+
+
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
+@pytest.mark.parametrize(
+    "filters",
+    [{}, {"status": "closed"}, {"assignee": "me", "status": "open"}, {"tag": "first"}, {"q": "cancelar"}],
+    ids=["all", "closed", "mine", "tag", "search"],
+)
+def test_the_ticket_list_costs_the_same_queries_for_any_page_size(
+    role, filters, tenant, agent, supervisor, client_for, busy_tenant, django_assert_num_queries
+):
+    user = agent if role == Role.AGENT else supervisor
+    client = client_for(user, tenant)
+    if filters.get("tag") == "first":
+        filters = {"tag": busy_tenant[0].pk}
+    for page_size in (1, 20, 100):
+        with django_assert_num_queries(LIST_QUERIES):
+            response = client.get(TICKETS, {**filters, "page_size": page_size})
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert len(body["results"]) == min(page_size, body["count"])
+        assert body["count"] > 0

@@ -61,6 +61,34 @@ def _demo_connection(tenant: Tenant, graph_url: str):
     return connection
 
 
+def _demo_routing(tenant: Tenant) -> None:
+    """Two queues, so a new conversation shows the menu; agents get tickets by themselves."""
+    from tickets.models import Queue, QuickReply
+
+    tenant.rating_enabled = True
+    tenant.reopen_window_minutes = 30
+    tenant.save(update_fields=["rating_enabled", "reopen_window_minutes"])
+    agents = {email: User.objects.get(email=email) for email, _name, role in DEMO_USERS if role == Role.AGENT}
+    sales = Queue.objects.create(
+        name="Vendas",
+        color="#16a34a",
+        menu_order=1,
+        greeting_message="Você está na fila de Vendas. Um vendedor já vai te atender!",
+        auto_assignment=Queue.AutoAssignment.ROUND_ROBIN,
+    )
+    sales.members.set(agents.values())
+    support = Queue.objects.create(
+        name="Suporte",
+        color="#2563eb",
+        menu_order=2,
+        greeting_message="Você está na fila de Suporte. Conte o que aconteceu, por favor.",
+        auto_assignment=Queue.AutoAssignment.OFF,
+    )
+    support.members.set(agents.values())
+    QuickReply.objects.create(shortcut="ola", text="Olá {{name}}! Aqui é {{agent}}, como posso ajudar?")
+    QuickReply.objects.create(shortcut="protocolo", text="Seu protocolo de atendimento é {{protocol}}.")
+
+
 @transaction.atomic
 def demo_seed(*, graph_url: str = "http://127.0.0.1:8790") -> DemoSeed:
     tenant = Tenant.objects.filter(slug=DEMO_SLUG).first()
@@ -74,4 +102,6 @@ def demo_seed(*, graph_url: str = "http://127.0.0.1:8790") -> DemoSeed:
             Membership.all_tenants.get_or_create(tenant=tenant, user=user, defaults={"role": role})
     with tenant_context(tenant):
         _demo_connection(tenant, graph_url)
+        if created:
+            _demo_routing(tenant)
     return DemoSeed(tenant=tenant, created=created, logins=[(email, role.label) for email, _n, role in DEMO_USERS])

@@ -431,3 +431,18 @@ def test_demo_seed_is_created_once(db):
     assert Membership.all_tenants.filter(tenant=first.tenant).count() == 4
     assert User.objects.get(email="agent1@demo.prosa.local").name == "Changed"
     assert services.auth_login(email="admin@demo.prosa.local", password=first.password, ip="x").tenant == first.tenant
+
+
+def test_the_demo_tenant_routes_new_conversations_through_a_menu(db):
+    from tenants.context import tenant_context
+    from tenants.demo import demo_seed
+    from tickets.models import Queue, QuickReply
+
+    seed = demo_seed()
+    demo_seed()  # a second run adds nothing
+    with tenant_context(seed.tenant):
+        queues = list(Queue.objects.order_by("menu_order").values_list("name", "auto_assignment"))
+        assert queues == [("Vendas", "round_robin"), ("Suporte", "off")]
+        assert Queue.objects.get(name="Vendas").members.count() == 2
+        assert QuickReply.objects.count() == 2
+    assert seed.tenant.rating_enabled and seed.tenant.reopen_window_minutes == 30

@@ -200,6 +200,13 @@ def _revoke_all_tokens(*, user: User) -> None:
     user.save(update_fields=["tokens_valid_after"])
 
 
+def user_tokens_revoke(*, user: User) -> None:
+    """Ends every API session of the user: refresh tokens blacklisted, access tokens issued until
+    now refused. For a password set outside this module (the browser's reset form)."""
+    with transaction.atomic():
+        _revoke_all_tokens(user=user)
+
+
 def password_change(*, user: User, current_password: str, new_password: str, tenant: Tenant) -> TokenPair:
     """Changes the password, revokes every other session, and returns fresh tokens for this one."""
     if not user.check_password(current_password):

@@ -11,8 +11,11 @@ Needs a database filled by `manage.py seed_load` (make bench-seed) and a Redis d
    task against the provider), and stores them as `InboundEvent`s exactly as the webhook view does
    after checking the signature (same columns and dedupe key), without enqueueing yet.
 2. Enqueues one `whatsapp.process_inbound_event` task per event, then starts a Celery worker of the
-   project's app with the default settings (`celery -A config worker`: prefork, one process per
-   core) and waits until no event is pending. Messages/s = events / (last processed_at − first).
+   project's app as docker-compose's `worker` service runs it (`celery -A config worker
+   --concurrency 2`: prefork, prefetch multiplier 1, acks late; CONN_MAX_AGE=60 from the shared app
+   environment) and waits until no event is pending. Messages/s = events / (last processed_at −
+   first). Also measured: the CPU time of the worker's processes and of the PostgreSQL backends
+   serving them, per message — the figure that a shared machine does not distort.
 3. Counts the SQL statements of one message of an existing open ticket (and of a new customer),
    in-process through the same service (`inbound_event_process`), and prints them.
 4. Baseline: the same message rows INSERTed through psycopg into a copy of the message table
@@ -159,12 +162,49 @@ def enqueue(event_ids: list[int], tenant_id: int) -> float:
     return time.monotonic() - began
 
 
-def start_worker() -> subprocess.Popen:
+# docker-compose's `worker` service: `celery -A config worker --concurrency 2` with the
+# environment shared by the app services (persistent database connections, CONN_MAX_AGE=60).
+# Without --concurrency Celery starts one process per core: the same 2 here.
+WORKER_ENV = {"CONN_MAX_AGE": "60", "LOG_LEVEL": "WARNING"}
+
+
+def start_worker(concurrency: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--without-mingle"]
-    command += ["--without-gossip", "-n", f"bench-inbound-{os.getpid()}@%h"]
+    command += ["--without-gossip", "--concurrency", str(concurrency), "-n", f"bench-inbound-{os.getpid()}@%h"]
     return subprocess.Popen(  # noqa: S603 — our own interpreter and arguments
-        command, cwd=ROOT, env={**os.environ, "LOG_LEVEL": "WARNING"}, start_new_session=True
+        command, cwd=ROOT, env={**os.environ, **WORKER_ENV}, start_new_session=True
     )
+
+
+def cpu_seconds(worker: subprocess.Popen) -> tuple[float, float]:
+    """CPU (user + system) used so far by the worker's processes, and by the PostgreSQL backends
+    serving their connections (found by the client ports of their sockets): the figures that do
+    not depend on what else the machine runs."""
+    import psutil
+
+    try:
+        processes = [psutil.Process(worker.pid), *psutil.Process(worker.pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0.0, 0.0
+    worker_cpu, ports = 0.0, []
+    for process in processes:
+        try:
+            times = process.cpu_times()
+            worker_cpu += times.user + times.system
+            ports += [c.laddr.port for c in process.net_connections(kind="tcp") if c.raddr and c.raddr.port == 5432]
+        except psutil.NoSuchProcess:
+            continue
+    backend_cpu = 0.0
+    if ports:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pid FROM pg_stat_activity WHERE client_port = ANY(%s)", [ports])
+            for (pid,) in cursor.fetchall():
+                try:
+                    times = psutil.Process(pid).cpu_times()
+                    backend_cpu += times.user + times.system
+                except psutil.NoSuchProcess:
+                    continue
+    return worker_cpu, backend_cpu
 
 
 def stop_worker(worker: subprocess.Popen) -> None:
@@ -177,21 +217,33 @@ def stop_worker(worker: subprocess.Popen) -> None:
             worker.wait()
 
 
-def wait_until_processed(event_ids: list[int], timeout: float) -> dict[str, int]:
+def wait_until_processed(event_ids: list[int], timeout: float, worker: subprocess.Popen) -> tuple[dict[str, int], dict]:
+    """Waits for the events; also returns the CPU the worker and its database backends used per
+    event between the first sample with events done and the end."""
     deadline = time.monotonic() + timeout
     first, last = min(event_ids), max(event_ids)
+    start = None  # (events done, worker CPU, backend CPU) at the first sample after work began
     while True:
         pending = InboundEvent.all_tenants.filter(
             pk__gte=first, pk__lte=last, status=InboundEventStatus.PENDING
         ).count()
+        done = len(event_ids) - pending
+        sample = (done, *cpu_seconds(worker))
+        if start is None and done:
+            start = sample
         if pending == 0 or time.monotonic() > deadline:
             break
-        time.sleep(1)
+        time.sleep(0.5)
+    cpu = {}
+    if start is not None and sample[0] > start[0]:
+        count = sample[0] - start[0]
+        cpu = {"events": count, "worker_ms": (sample[1] - start[1]) / count * 1000,
+               "database_ms": (sample[2] - start[2]) / count * 1000}  # fmt: skip
     statuses = InboundEvent.all_tenants.filter(pk__gte=first, pk__lte=last).values_list("status", flat=True).order_by()
     counts: dict[str, int] = {}
     for status in statuses:
         counts[status] = counts.get(status, 0) + 1
-    return counts
+    return counts, cpu
 
 
 # --- statements per message ------------------------------------------------------------------------
@@ -276,7 +328,7 @@ def baseline(message_ids: list[int]) -> dict[str, float]:
 # --- the run ---------------------------------------------------------------------------------------
 
 
-def run(*, events: int, new_share: float, timeout: float, write_report: bool) -> None:
+def run(*, events: int, new_share: float, timeout: float, write_report: bool, concurrency: int) -> None:
     tenant = Tenant.objects.filter(slug=f"{SLUG_PREFIX}1").first()
     if tenant is None:
         sys.exit("No seeded tenant load-1: run `make bench-seed` (manage.py seed_load) first.")
@@ -314,9 +366,9 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool) ->
     enqueue_seconds = enqueue(event_ids, tenant.pk)
     print(f"enqueued in {enqueue_seconds:.1f} s; starting the worker")
     began = time.monotonic()
-    worker = start_worker()
+    worker = start_worker(concurrency)
     try:
-        counts = wait_until_processed(event_ids, timeout)
+        counts, cpu = wait_until_processed(event_ids, timeout, worker)
     finally:
         wall = time.monotonic() - began
         stop_worker(worker)
@@ -333,6 +385,13 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool) ->
     )
     print(f"events: {counts}; messages stored: {len(created)}")
     print(f"{processed} events in {seconds:.1f} s → {rate:.0f} messages/s (wall with worker start: {wall:.1f} s)")
+    if cpu:
+        per_message = cpu["worker_ms"] + cpu["database_ms"]
+        print(
+            f"CPU per message: worker {cpu['worker_ms']:.1f} ms + PostgreSQL {cpu['database_ms']:.1f} ms "
+            f"(over {cpu['events']} events) → at most {os.cpu_count() * 1000 / per_message:,.0f} messages/s "
+            f"on {os.cpu_count()} idle cores"
+        )
 
     # 4.
     base = baseline(created)
@@ -341,13 +400,29 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool) ->
 
     if write_report:
         per_row = base["per-row transactions"]
+        cpu_rows = []
+        if cpu:
+            per_message = cpu["worker_ms"] + cpu["database_ms"]
+            cpu_rows = [
+                {
+                    "figure": "CPU per message: worker + PostgreSQL backends",
+                    "value": f"{cpu['worker_ms']:.1f} + {cpu['database_ms']:.1f} ms",
+                },
+                {
+                    "figure": f"messages/s those allow on {os.cpu_count()} idle cores (Redis not counted)",
+                    "value": f"{os.cpu_count() * 1000 / per_message:,.0f}",
+                    "target": f"≥ {TARGET_RATE}",
+                    "met": os.cpu_count() * 1000 / per_message >= TARGET_RATE,
+                },
+            ]
         rows = [
             {
-                "figure": "end-to-end inbound, messages/s (2 prefork processes)",
+                "figure": f"end-to-end inbound, messages/s ({concurrency} prefork processes)",
                 "value": f"{rate:,.0f} ({processed:,} events in {seconds:.1f} s)",
                 "target": f"≥ {TARGET_RATE}",
                 "met": rate >= TARGET_RATE,
             },
+            *cpu_rows,
             {
                 "figure": "SQL statements, message of an existing open ticket",
                 "value": len(existing_statements),
@@ -372,10 +447,13 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool) ->
         notes = (
             f"{events:,} Cloud webhook bodies for tenant `load-1` ({new_share:.0%} from new customers, half of them "
             f"opening a ticket; the rest to open/pending tickets), one text/location/button message each, stored as "
-            f"the webhook view stores them, then processed by `celery -A config worker` with default settings "
-            f"(prefork, {os.cpu_count()} processes, prefetch 1, acks late) against PostgreSQL and Redis on the same "
-            f"machine. Rate = processed events ÷ (last − first `processed_at`). Enqueueing took "
-            f"{enqueue_seconds:.1f} s. The baseline inserts the same {len(created):,} message rows into a copy of "
+            f"the webhook view stores them, then processed by `celery -A config worker --concurrency {concurrency}` "
+            f"as docker-compose's `worker` runs it (prefork, prefetch multiplier 1, acks late, CONN_MAX_AGE=60) "
+            f"against PostgreSQL and Redis on the same machine. Rate = processed events ÷ (last − first "
+            f"`processed_at`). CPU per message: user + system time of the worker's processes and of the "
+            f"PostgreSQL backends of their connections while the events were processed, ÷ events — what the "
+            f"rate would be on idle cores, whatever else the machine ran. Enqueueing took {enqueue_seconds:.1f} s. "
+            f"The baseline inserts the same {len(created):,} message rows into a copy of "
             f"the message table (same indexes) through psycopg on one connection.\n\n"
             f"Statements of one message of an existing open ticket (Django's log, BEGIN and COMMIT included):\n\n"
             f"{statement_list}"
@@ -396,9 +474,16 @@ def main(argv=None):
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--new-share", type=float, default=0.3, help="Share of events from new customers.")
     parser.add_argument("--timeout", type=float, default=1800, help="Seconds to wait for the worker.")
+    parser.add_argument("--concurrency", type=int, default=2, help="Worker processes (docker-compose's worker: 2).")
     parser.add_argument("--no-report", action="store_true", help="Print only; do not append to docs/PERFORMANCE.md.")
     args = parser.parse_args(argv)
-    run(events=args.events, new_share=args.new_share, timeout=args.timeout, write_report=not args.no_report)
+    run(
+        events=args.events,
+        new_share=args.new_share,
+        timeout=args.timeout,
+        write_report=not args.no_report,
+        concurrency=args.concurrency,
+    )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,17 @@ def _enter_request_id(task=None, task_id=None, **kwargs):
     task._prosa_request_token = set_request_id(request_id or task_id)
 
 
+@task_prerun.connect
+def _close_old_connections(task=None, **kwargs):
+    """What Django does at each request: close the connections that are broken or older than
+    CONN_MAX_AGE (every time with 0), so a reused one is never a dead one. Not for eager tasks,
+    which run inside their caller's transaction."""
+    if task is not None and not getattr(task.request, "is_eager", False):
+        from django.db import close_old_connections
+
+        close_old_connections()
+
+
 @task_postrun.connect
 def _leave_request_id(task=None, **kwargs):
     from config.request_id import reset_request_id

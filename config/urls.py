@@ -10,6 +10,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("tickets.api.urls")),
     path("", include("crm.api.urls")),
+    path("", include("campaigns.api.urls")),
     path("whatsapp/", include("whatsapp.api.urls")),
 ]
 
@@ -18,6 +19,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("webhooks/whatsapp/", include("whatsapp.urls")),
+    path("inbox/crm/", include("crm.urls")),
     path("inbox/", include("tickets.urls")),
     path("", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
@@ -33,7 +35,3 @@ if settings.DEBUG:
     urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
 
 handler500 = "config.api.exceptions.api_server_error_or_html"
-
-admin.site.site_header = "Prosa"
-admin.site.site_title = "Prosa"
-admin.site.index_title = "Back office"

@@ -4,6 +4,7 @@ from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from config.errors import ProsaError
 from crm import selectors, services
 from crm.exceptions import ContactExists, InvalidPhone
 from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
@@ -31,6 +32,14 @@ class ContactAdminForm(forms.ModelForm):
         return phone
 
 
+class ContactImportForm(forms.Form):
+    file = forms.FileField(
+        label=_("CSV file"),
+        help_text=_("UTF-8 (or Latin-1) CSV with a header row; a phone column is required."),
+        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
+    )
+
+
 class TagListFilter(admin.RelatedFieldListFilter):
     """The tag filter's choices come from the current tenant (Django's would use the default
     manager, which refuses to run outside a tenant — the platform view)."""
@@ -48,6 +57,47 @@ class ContactAdmin(TenantScopedAdmin):
     readonly_fields = ["wa_id", "profile_name", "last_message_at", "created_at", "updated_at"]
     filter_horizontal = ["tags"]
     actions = ["export_csv"]
+    change_list_template = "admin/crm/contact/change_list.html"
+
+    def get_urls(self):
+        from django.urls import path
+
+        own = [path("import/", self.admin_site.admin_view(self.import_view), name="crm_contact_import")]
+        return own + super().get_urls()
+
+    def import_view(self, request):
+        """Upload a CSV: checked and stored by the service, processed by a task; its progress shows
+        on the imports page."""
+        from django.core.exceptions import PermissionDenied
+        from django.http import HttpResponseRedirect
+        from django.template.response import TemplateResponse
+        from django.urls import reverse
+
+        tenant = get_current_tenant()
+        if not self.has_add_permission(request) or tenant is None:
+            raise PermissionDenied
+        form = ContactImportForm(request.POST or None, request.FILES or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                services.contact_import_start(tenant=tenant, file=form.cleaned_data["file"], actor=request.user)
+            except ProsaError as exc:
+                details = [
+                    value
+                    for values in exc.fields.values()
+                    for value in (values if isinstance(values, list) else [values])
+                ]
+                form.add_error("file", [str(exc.detail), *(str(detail) for detail in details if detail != exc.detail)])
+            else:
+                self.message_user(request, _("The file is being imported. Its progress shows here."))
+                return HttpResponseRedirect(reverse("admin:crm_contactimport_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Import contacts"),
+            "opts": self.opts,
+            "form": form,
+            "definitions": list(selectors.contact_field_list(tenant=tenant)),
+        }
+        return TemplateResponse(request, "admin/crm/contact/import.html", context)
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         # A superuser outside any tenant edits a contact inside the contact's tenant: its tags
@@ -119,3 +169,7 @@ class ContactImportAdmin(TenantScopedAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+
+# The sales pipeline, agenda and escalations register their admins there.
+from crm import admin_sales  # noqa: E402, F401

@@ -14,7 +14,7 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from crm.models import Contact
 from tenants.models import Tenant
@@ -57,7 +57,9 @@ def contact_resolve_whatsapp(
     """
     variants = brazil_ninth_digit_variants(phone) if phone else ()
     query = _lookup(wa_id=wa_id, variants=variants)
-    contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
+    # `has_tags` lets the caller's real-time payloads skip a tag query for the (usual) untagged contact.
+    tagged = Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk")))
+    contact = _best(list(Contact.objects.select_for_update().annotate(has_tags=tagged).filter(query)), wa_id)
     created = False
     if contact is None:
         try:

@@ -1,9 +1,21 @@
-from django.contrib import admin
+from zoneinfo import available_timezones
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_access import admin_role
 from accounts.models import Role
 from tenants.context import get_current_tenant
+from tenants.hours import DAYS, business_hours_validate
 from tenants.models import Tenant, TenantOwned
+from tenants.services import SETTINGS_FIELDS, tenant_settings_update
+
+DAY_LABELS = [_("Monday"), _("Tuesday"), _("Wednesday"), _("Thursday"), _("Friday"), _("Saturday"), _("Sunday")]
 
 
 def is_platform_view(request) -> bool:
@@ -140,3 +152,103 @@ class TenantAdmin(admin.ModelAdmin):
     list_filter = ["is_active", "language"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
+
+
+# --- The workspace's own settings page (/admin/settings/, registered by config.admin_site) -----
+
+
+def _ranges_text(ranges) -> str:
+    return ", ".join(f"{start}-{end}" for start, end in ranges or [])
+
+
+class TenantSettingsForm(forms.Form):
+    """The settings tenant admins change. Business hours are edited per day as text
+    ("08:00-12:00, 13:00-18:00"; empty = closed) and stored as tenants.hours' JSON."""
+
+    timezone = forms.ChoiceField(label=_("Timezone"))
+    language = forms.ChoiceField(label=_("Language"), choices=Tenant.Language.choices)
+    always_open = forms.BooleanField(
+        label=_("Always open"), required=False, help_text=_("No business hours: every hour counts as open.")
+    )
+    auto_close_after_hours = forms.IntegerField(
+        label=_("Close idle tickets after (hours)"), min_value=0, help_text=_("0 = never.")
+    )
+    reopen_window_minutes = forms.IntegerField(
+        label=_("Reopen window (minutes)"),
+        min_value=0,
+        help_text=_("A customer's message this soon after closing reopens the ticket; 0 = always a new ticket."),
+    )
+    rating_enabled = forms.BooleanField(label=_("Ask for a satisfaction rating on close"), required=False)
+
+    def __init__(self, *args, tenant: Tenant, **kwargs):
+        schedule = tenant.business_hours or {}
+        initial = {
+            "timezone": tenant.timezone,
+            "language": tenant.language,
+            "always_open": not schedule,
+            "auto_close_after_hours": tenant.auto_close_after_hours,
+            "reopen_window_minutes": tenant.reopen_window_minutes,
+            "rating_enabled": tenant.rating_enabled,
+            **{f"hours_{day}": _ranges_text(schedule.get(day)) for day in DAYS},
+        }
+        super().__init__(*args, initial=initial, **kwargs)
+        self.fields["timezone"].choices = [(name, name) for name in sorted(available_timezones())]
+        for day, label in zip(DAYS, DAY_LABELS, strict=True):
+            self.fields[f"hours_{day}"] = forms.CharField(
+                label=label,
+                required=False,
+                widget=forms.TextInput(attrs={"placeholder": "08:00-12:00, 13:00-18:00"}),
+            )
+
+    @property
+    def day_fields(self):
+        return [self[f"hours_{day}"] for day in DAYS]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("always_open"):
+            cleaned["business_hours"] = {}
+            return cleaned
+        schedule = {}
+        for day in DAYS:
+            ranges = []
+            for part in (cleaned.get(f"hours_{day}") or "").split(","):
+                if not part.strip():
+                    continue
+                start, _sep, end = part.strip().partition("-")
+                ranges.append([start.strip(), end.strip()])
+            schedule[day] = ranges
+        try:
+            business_hours_validate(schedule)
+        except ValidationError as exc:
+            raise ValidationError(exc.messages) from None
+        if not any(schedule.values()):
+            raise ValidationError(_("Give the hours of at least one day, or tick “Always open”."))
+        cleaned["business_hours"] = schedule
+        return cleaned
+
+
+def tenant_settings_view(request):
+    """Tenant admins (and superusers inside a tenant) edit their workspace; supervisors may not."""
+    tenant = getattr(request, "tenant", None)
+    context = {**admin.site.each_context(request), "title": _("Workspace settings")}
+    if tenant is None:
+        return TemplateResponse(request, "admin/prosa_tenant_settings.html", {**context, "no_tenant": True})
+    if not (request.user.is_superuser or admin_role(request) == Role.ADMIN):
+        raise PermissionDenied
+    form = TenantSettingsForm(request.POST or None, tenant=tenant)
+    if request.method == "POST" and form.is_valid():
+        changes = {name: form.cleaned_data[name] for name in SETTINGS_FIELDS}
+        try:
+            tenant_settings_update(tenant=tenant, **changes)
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            messages.success(request, _("Settings saved."))
+            return HttpResponseRedirect(reverse("admin:tenant_settings"))
+    connections_url = reverse("admin:whatsapp_connection_changelist")
+    return TemplateResponse(
+        request,
+        "admin/prosa_tenant_settings.html",
+        {**context, "subtitle": tenant.name, "form": form, "connections_url": connections_url},
+    )

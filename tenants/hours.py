@@ -6,7 +6,7 @@ ranges) is closed. A range whose end is before its start runs past midnight ("22
 
 from __future__ import annotations
 
-from datetime import datetime, time
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
@@ -60,3 +60,43 @@ def is_open(schedule: dict | None, tz_name: str, at: datetime) -> bool:
         if start > end and now < end:  # the morning part of yesterday's overnight range
             return True
     return False
+
+
+def _open_intervals(schedule: dict, tz: ZoneInfo, day) -> list[tuple[datetime, datetime]]:
+    """The open intervals that start on local `day`, as aware datetimes (an overnight range ends
+    on the next day; "24:00" is the next midnight). Wall-clock times, so DST days are honoured."""
+    intervals = []
+    for start, end in schedule.get(DAYS[day.weekday()]) or []:
+        opens = datetime.combine(day, _parse(start), tz)
+        end_time = _parse(end)
+        if end_time == time.max:
+            closes = datetime.combine(day + timedelta(days=1), time.min, tz)
+        elif end_time <= _parse(start):
+            closes = datetime.combine(day + timedelta(days=1), end_time, tz)
+        else:
+            closes = datetime.combine(day, end_time, tz)
+        # In UTC: subtracting two datetimes of the same zone ignores a DST jump between them.
+        intervals.append((opens.astimezone(UTC), closes.astimezone(UTC)))
+    return intervals
+
+
+def business_seconds_between(schedule: dict | None, tz_name: str, start: datetime, end: datetime) -> float:
+    """Seconds between two aware datetimes that fall inside the schedule (read in `tz_name`): a
+    customer who writes on Friday evening and is answered on Monday morning waited only the open
+    hours in between. An empty schedule counts every second; `end` before `start` counts none."""
+    if end <= start:
+        return 0.0
+    if not schedule:
+        return (end - start).total_seconds()
+    tz = ZoneInfo(tz_name)
+    start, end = start.astimezone(UTC), end.astimezone(UTC)
+    day = start.astimezone(tz).date() - timedelta(days=1)  # yesterday's overnight range may still be open
+    last_day = end.astimezone(tz).date()
+    total = 0.0
+    while day <= last_day:
+        for opens, closes in _open_intervals(schedule, tz, day):
+            overlap = (min(closes, end) - max(opens, start)).total_seconds()
+            if overlap > 0:
+                total += overlap
+        day += timedelta(days=1)
+    return total

@@ -8,14 +8,44 @@ Factories write through `all_tenants` (see TenantOwnedFactory), so they need no 
 """
 
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.apps import apps
 from django.db import models
+from django.utils import timezone
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
-from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
-from crm.tests.factories import ContactFactory, ContactFieldDefinitionFactory, ContactImportFactory, TagFactory
+from campaigns.models import Campaign, CampaignRecipient
+from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory, MessageTemplateFactory
+from crm.models import (
+    Contact,
+    ContactFieldDefinition,
+    ContactImport,
+    Deal,
+    DealActivity,
+    DealLabel,
+    Escalation,
+    Meeting,
+    Pipeline,
+    Stage,
+    Tag,
+    Task,
+)
+from crm.tests.factories import (
+    ContactFactory,
+    ContactFieldDefinitionFactory,
+    ContactImportFactory,
+    DealActivityFactory,
+    DealFactory,
+    DealLabelFactory,
+    EscalationFactory,
+    MeetingFactory,
+    PipelineFactory,
+    StageFactory,
+    TagFactory,
+    TaskFactory,
+)
 from tenants.models import Tenant, TenantOwned
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, TenantSequence, Ticket, TicketEvent
 from tickets.tests.factories import (
@@ -27,7 +57,7 @@ from tickets.tests.factories import (
     TicketEventFactory,
     TicketFactory,
 )
-from whatsapp.models import Connection, InboundEvent
+from whatsapp.models import Connection, InboundEvent, MessageTemplate
 from whatsapp.tests.factories import ConnectionFactory, InboundEventFactory
 
 Factory = Callable[[Tenant], models.Model]
@@ -151,6 +181,69 @@ def _contact_import(tenant: Tenant) -> ContactImport:
     return ContactImportFactory(tenant=tenant)
 
 
+# --- crm: sales, agenda, escalations -------------------------------------------------
+def _color_of(tenant: Tenant) -> str:
+    # The default colour is shared by every tenant's rows: a per-tenant one keeps markers distinctive.
+    return f"#{tenant.pk % 0xFFFFFF:06x}"
+
+
+@register(Pipeline)
+def _pipeline(tenant: Tenant) -> Pipeline:
+    return PipelineFactory(tenant=tenant, name=f"Funnel of {tenant.slug}")
+
+
+@register(Stage)
+def _stage(tenant: Tenant) -> Stage:
+    return StageFactory(
+        tenant=tenant,
+        pipeline=PipelineFactory(tenant=tenant, name=f"Stages of {tenant.slug}"),
+        name=f"Stage of {tenant.slug}",
+        color=_color_of(tenant),
+    )
+
+
+@register(DealLabel)
+def _deal_label(tenant: Tenant) -> DealLabel:
+    return DealLabelFactory(tenant=tenant, name=f"hot-{tenant.slug}", color=_color_of(tenant))
+
+
+def _deal_in(tenant: Tenant) -> Deal:
+    stage = StageFactory(
+        tenant=tenant,
+        pipeline=PipelineFactory(tenant=tenant, name=f"Deals of {tenant.slug}"),
+        name=f"Deal stage of {tenant.slug}",
+        color=_color_of(tenant),
+    )
+    return DealFactory(tenant=tenant, stage=stage, contact=_contact(tenant), title=f"Deal of {tenant.slug}")
+
+
+@register(Deal)
+def _deal(tenant: Tenant) -> Deal:
+    return _deal_in(tenant)
+
+
+@register(DealActivity)
+def _deal_activity(tenant: Tenant) -> DealActivity:
+    return DealActivityFactory(tenant=tenant, deal=_deal_in(tenant), text=f"Call notes of {tenant.slug}")
+
+
+@register(Task)
+def _task(tenant: Tenant) -> Task:
+    # Overdue: it shows in /tasks/overdue as well as in /tasks.
+    due_at = timezone.now() - timedelta(hours=1)
+    return TaskFactory(tenant=tenant, title=f"Follow up for {tenant.slug}", due_at=due_at)
+
+
+@register(Meeting)
+def _meeting(tenant: Tenant) -> Meeting:
+    return MeetingFactory(tenant=tenant, title=f"Demo for {tenant.slug}", contact=_contact(tenant))
+
+
+@register(Escalation)
+def _escalation(tenant: Tenant) -> Escalation:
+    return EscalationFactory(tenant=tenant, ticket=_ticket_in(tenant), reason=f"Help with {tenant.slug}")
+
+
 # --- tickets --------------------------------------------------------------------
 @register(TenantSequence)
 def _sequence(tenant: Tenant) -> TenantSequence:
@@ -190,3 +283,23 @@ def _quick_reply(tenant: Tenant) -> QuickReply:
 @register(ScheduledMessage)
 def _scheduled_message(tenant: Tenant) -> ScheduledMessage:
     return ScheduledMessageFactory(tenant=tenant, ticket=_ticket_in(tenant), text=f"Reminder for {tenant.slug}")
+
+
+# --- campaigns and message templates ------------------------------------------------
+@register(MessageTemplate)
+def _message_template(tenant: Tenant) -> MessageTemplate:
+    connection = ConnectionFactory(tenant=tenant, name=f"Templates of {tenant.slug}")
+    return MessageTemplateFactory(tenant=tenant, connection=connection, name=f"offer_of_{tenant.slug}")
+
+
+@register(Campaign)
+def _campaign(tenant: Tenant) -> Campaign:
+    connection = ConnectionFactory(tenant=tenant, name=f"Campaigns of {tenant.slug}")
+    return CampaignFactory(tenant=tenant, connection=connection, name=f"Campaign of {tenant.slug}")
+
+
+@register(CampaignRecipient)
+def _campaign_recipient(tenant: Tenant) -> CampaignRecipient:
+    connection = ConnectionFactory(tenant=tenant, name=f"Mailings of {tenant.slug}")
+    campaign = CampaignFactory(tenant=tenant, connection=connection, name=f"Mailing of {tenant.slug}")
+    return CampaignRecipientFactory(tenant=tenant, campaign=campaign, contact=_contact(tenant))

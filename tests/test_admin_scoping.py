@@ -19,6 +19,7 @@ from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import MembershipFactory, UserFactory
+from crm.models import Deal, DealLabel, Escalation, Meeting, Pipeline, Stage, Task
 from tenants.context import tenant_context
 from tenants.models import Tenant, TenantOwned
 from tenants.selectors import SESSION_TENANT_KEY
@@ -106,7 +107,17 @@ def _a_member_pks(world):
 
 
 def test_every_tenant_owned_model_admin_is_swept():
-    assert {model for model, _ in TENANT_ADMINS} >= {Membership, Invite}
+    assert {model for model, _ in TENANT_ADMINS} >= {
+        Membership,
+        Invite,
+        Pipeline,
+        Stage,
+        DealLabel,
+        Deal,
+        Task,
+        Meeting,
+        Escalation,
+    }
     for model, _ in TENANT_ADMINS:
         assert model in registry.FACTORIES, f"register a factory for {model._meta.label} in tests/registry.py"
 
@@ -515,7 +526,9 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Membership", "Invite", "User",
         "Contact", "Tag", "ContactFieldDefinition", "ContactImport",
         "Queue", "QuickReply", "ScheduledMessage", "Ticket",
-        "Connection", "InboundEvent",
+        "Connection", "InboundEvent", "MessageTemplate",
+        "Campaign", "CampaignRecipient",
+        "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
     }  # fmt: skip
 
 
@@ -637,3 +650,46 @@ def test_deactivation_through_the_change_form_respects_the_seat_count(client, wo
     assert "Your plan allows 4 users and all seats are taken." in _messages(response)
     supervisor.refresh_from_db()
     assert supervisor.is_active is False
+
+
+# --- The console's own pages (not ModelAdmin views) -------------------------------------------
+
+CONSOLE_PAGES = [
+    ("admin:dashboard", {}),
+    ("admin:dashboard_csv", {"dataset": "tickets"}),
+    ("admin:dashboard_csv", {"dataset": "waiting"}),
+    ("admin:dashboard_csv", {"dataset": "agents"}),
+    ("admin:tenant_settings", {}),
+    ("admin:crm_contact_import", {}),
+]
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CONSOLE_PAGES)
+def test_console_pages_show_nothing_of_another_tenant(client, world, name, kwargs):
+    url = reverse(name, kwargs=kwargs)
+    for role in STAFF:
+        response = _staff_client(client, world, role).get(url)
+        assert response.status_code in (200, 403), (url, role)
+        # The chart data's <script type="application/json"> is no leak of B's (JSON) inbound event.
+        body = response.content.decode().replace('type="application/json"', "")
+        assert [marker for marker in world.markers_b if marker in body] == [], (url, role)
+
+
+@pytest.mark.parametrize(("name", "kwargs"), CONSOLE_PAGES)
+def test_agents_cannot_open_console_pages(client, world, name, kwargs):
+    url = reverse(name, kwargs=kwargs)
+    response = _login(client, world.people[Role.AGENT], world.a).get(url)
+    assert (response.status_code, response["Location"]) == (302, f"/admin/login/?next={url}")
+
+
+def test_the_qr_page_of_another_tenants_connection_is_like_a_missing_one(client, world):
+    from whatsapp.models import Connection
+
+    client = _staff_client(client, world, Role.ADMIN)
+    b_pk = world.objects_b[Connection].pk
+    b_response = client.get(reverse("admin:whatsapp_connection_qrcode", args=[b_pk]))
+    b_messages = _messages(b_response)
+    missing_response = client.get(reverse("admin:whatsapp_connection_qrcode", args=[MISSING_PK]))
+    missing_messages = _messages(missing_response)
+    _assert_like_missing(world, client, (b_response, b_messages), (missing_response, missing_messages), b_pk)
+    assert client.get(reverse("admin:whatsapp_connection_qrcode_poll", args=[b_pk])).status_code == 404

@@ -15,16 +15,18 @@ An unregistered route fails here instead of going unchecked. tests/registry.py b
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.db import models
 from django.urls import URLResolver, get_resolver, reverse
+from django.utils import timezone
 from rest_framework.views import APIView
 
 from accounts.models import Invite, Membership, Role, User
 from config.redis import get_redis
-from crm.models import Contact
+from crm.models import Contact, Stage
 from tenants.context import tenant_context
 from tenants.models import Tenant, TenantOwned
 from tenants.tests.factories import TenantFactory
@@ -74,6 +76,13 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("ticket-messages", "POST"): {"text": "Note from A", "internal_note": True},
     ("queue-detail", "PUT"): {"name": "Renamed queue of A"},
     ("quickreply-detail", "PUT"): {"shortcut": "renamed-a", "text": "Renamed answer of A"},
+    ("pipeline-detail", "PUT"): {"name": "Renamed funnel of A"},
+    ("stage-detail", "PUT"): {"name": "Renamed stage of A"},
+    ("deal-label-detail", "PUT"): {"name": "renamed-label-a"},
+    ("deal-move", "POST"): lambda world: {"stage": world.objects_a[Stage].pk},
+    ("deal-lose", "POST"): {"reason": "Chose a competitor"},
+    ("meeting-reschedule", "POST"): lambda world: {"starts_at": (timezone.now() + timedelta(days=3)).isoformat()},
+    ("campaign-detail", "PUT"): {"name": "Renamed campaign of A"},
 }
 
 # What the control call with A's own object answers when success needs an outside provider: the
@@ -83,6 +92,12 @@ CONTROL_STATUS: dict[tuple[str, str], int] = {
     ("connection-qrcode", "POST"): 409,  # not_supported: Cloud connections have no QR code
     ("connection-logout", "POST"): 409,  # not_supported
     ("ticket-message-retry-media", "POST"): 409,  # media_not_failed: the factory's message has no media
+    ("deal-reopen", "POST"): 409,  # deal_not_closed: the factory's deal is open
+    ("campaign-schedule", "POST"): 400,  # campaign_invalid: the factory's draft has no message or audience
+    ("campaign-pause", "POST"): 409,  # campaign_state: a draft is not running
+    ("campaign-resume", "POST"): 409,
+    ("campaign-cancel", "POST"): 409,
+    ("campaign-audience-import", "POST"): 415,  # a CSV file upload (multipart), not JSON
 }
 
 

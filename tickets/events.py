@@ -7,7 +7,12 @@ queue's members (`tenant.<id>.queue.<qid>`) — or every agent (`tenant.<id>.age
 queue. Services call the functions below; the consumer joins the groups in connect().
 """
 
-from asgiref.sync import async_to_sync
+import asyncio
+import functools
+import os
+import threading
+
+from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
@@ -42,23 +47,99 @@ def ticket_audience(ticket) -> set[str]:
     return groups
 
 
+class _Outbox:
+    """The events of one transaction, sent by a single on-commit callback: one trip into an event
+    loop and one Redis connection for all of them, instead of one per group and event (each
+    `async_to_sync` call starts its own loop and connection, ~4 ms)."""
+
+    __slots__ = ("deliveries", "sent")
+
+    def __init__(self):
+        self.deliveries: list[tuple[list[str], dict]] = []
+        self.sent = False
+
+    def __call__(self) -> None:
+        self.sent = True
+        _send(self.deliveries)
+
+
+def _send(deliveries: list[tuple[list[str], dict]]) -> None:
+    layer = get_channel_layer()
+
+    async def send_all():
+        # One after the other: a socket receives its events in the order they were published.
+        for groups, message in deliveries:
+            for group in groups:
+                await layer.group_send(group, message)
+
+    _run(send_all)
+
+
+_thread_loop = threading.local()
+
+
+def _run(coroutine_function) -> None:
+    """Runs the coroutine to completion from synchronous code. Under an ASGI server (a sync view
+    or consumer handler with the server's loop above it) the server's loop runs it, as
+    `async_to_sync` does. Elsewhere — workers, WSGI, commands — each thread keeps one event loop
+    of its own instead of `async_to_sync`'s new loop, thread and Redis connection per call, so the
+    channel layer's connection pool (kept per loop) is reused."""
+    server_loop = getattr(SyncToAsync.threadlocal, "main_event_loop", None)
+    if server_loop is not None and getattr(SyncToAsync.threadlocal, "main_event_loop_pid", None) == os.getpid():
+        async_to_sync(coroutine_function)()
+        return
+    loop = getattr(_thread_loop, "loop", None)
+    if loop is None or loop.is_closed() or _thread_loop.pid != os.getpid():  # new thread, or a forked child
+        loop = asyncio.new_event_loop()
+        _thread_loop.loop, _thread_loop.pid = loop, os.getpid()
+    loop.run_until_complete(coroutine_function())
+
+
+def _open_outbox(db) -> _Outbox | None:
+    """The outbox this event may join: the last on-commit callback, if it is an unsent outbox
+    registered at the current savepoint level. Anything else registered after it (a task to
+    enqueue) or a savepoint entered since (which may roll back alone) starts a new one, so events
+    and other side effects keep their order and each event shares its transaction's fate."""
+    if not db.run_on_commit:
+        return None
+    savepoint_ids, callback, _robust = db.run_on_commit[-1]
+    if isinstance(callback, _Outbox) and not callback.sent and savepoint_ids == set(db.savepoint_ids):
+        return callback
+    return None
+
+
 def publish(groups, event_type: str, data: dict) -> None:
     """Sends after commit (at once outside a transaction)."""
-    groups = sorted(set(groups))
+    delivery = (sorted(set(groups)), {"type": "prosa.event", "event": {"type": event_type, "data": data}})
+    db = transaction.get_connection()
+    if not db.in_atomic_block:
+        transaction.on_commit(lambda: _send([delivery]))  # at once (or refused in manual transactions)
+        return
+    outbox = _open_outbox(db)
+    if outbox is None:
+        outbox = _Outbox()
+        transaction.on_commit(outbox)
+    outbox.deliveries.append(delivery)
 
-    def send():
-        layer = get_channel_layer()
-        message = {"type": "prosa.event", "event": {"type": event_type, "data": data}}
-        for group in groups:
-            async_to_sync(layer.group_send)(group, message)
 
-    transaction.on_commit(send)
+@functools.cache
+def _payload_serializer(serializer_class):
+    """One instance per serializer class, reused for every payload: building a ModelSerializer's
+    fields (model introspection, deep copies) costs more than rendering an object with them.
+    Rendering keeps no state on the instance, so the same output as `Serializer(obj).data`."""
+    return serializer_class()
 
 
 def _ticket_data(ticket) -> dict:
     from tickets.api.serializers import TicketSerializer
 
-    return TicketSerializer(ticket).data
+    return _payload_serializer(TicketSerializer).to_representation(ticket)
+
+
+def _message_data(message) -> dict:
+    from tickets.api.serializers import MessageSerializer
+
+    return _payload_serializer(MessageSerializer).to_representation(message)
 
 
 def ticket_created(ticket) -> None:
@@ -76,21 +157,18 @@ def ticket_deleted(ticket) -> None:
 
 
 def message_created(message) -> None:
-    from tickets.api.serializers import MessageSerializer
-
-    publish(ticket_audience(message.ticket), "message.created", MessageSerializer(message).data)
+    publish(ticket_audience(message.ticket), "message.created", _message_data(message))
 
 
 def message_updated(message) -> None:
-    from tickets.api.serializers import MessageSerializer
-
-    publish(ticket_audience(message.ticket), "message.updated", MessageSerializer(message).data)
+    publish(ticket_audience(message.ticket), "message.updated", _message_data(message))
 
 
 def contact_updated(contact) -> None:
     from crm.api.serializers import ContactSerializer
 
-    publish({everyone_group(contact.tenant_id)}, "contact.updated", ContactSerializer(contact).data)
+    data = _payload_serializer(ContactSerializer).to_representation(contact)
+    publish({everyone_group(contact.tenant_id)}, "contact.updated", data)
 
 
 def connection_updated(connection) -> None:

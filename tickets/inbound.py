@@ -18,13 +18,16 @@ from pathlib import PurePosixPath
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
+from django.db import connection as db_connection
+from django.db.models import Exists, OuterRef
+from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from campaigns.services import recipient_status_apply
 from crm.identity import contact_rekey_whatsapp, contact_resolve_whatsapp
-from crm.models import Contact
+from crm.models import Contact, Tag
 from tickets import events
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.routing import closed_ticket_claim, route_inbound_message
@@ -109,17 +112,34 @@ def _text(incoming: IncomingMessage) -> str:
     return incoming.text
 
 
-def _open_ticket(*, connection: Connection, contact: Contact, incoming: IncomingMessage) -> tuple[Ticket, bool]:
-    """The contact's non-closed ticket on this connection (locked); else a closed one that takes the
-    customer's message (a rating, the reopen window: tickets.routing); else a new one."""
+def _known_untagged(obj: Ticket | Contact) -> None:
+    """The row has no tags (known from the query that loaded it): the real-time payloads show
+    `tags: []` without asking the database again. Adding tags through the object clears this."""
+    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": Tag.objects.none()}
+
+
+def _active_ticket(*, connection: Connection, contact: Contact) -> Ticket | None:
+    """The contact's non-closed ticket on this connection, locked."""
     ticket = (
         Ticket.objects.select_for_update(of=("self",))
         .select_related("queue", "assignee")
+        .annotate(has_tags=Exists(Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"))))
         .filter(contact=contact, connection=connection)
         .exclude(status=Ticket.Status.CLOSED)
         .first()
     )
-    if ticket is None and _from_customer(incoming):
+    if ticket is not None:
+        ticket.contact = contact
+        if not ticket.has_tags:
+            _known_untagged(ticket)
+    return ticket
+
+
+def _open_ticket(*, connection: Connection, contact: Contact, incoming: IncomingMessage) -> tuple[Ticket, bool]:
+    """For a contact without an active ticket on this connection: a closed one that takes the
+    customer's message (a rating, the reopen window: tickets.routing); else a new one."""
+    ticket = None
+    if _from_customer(incoming):
         ticket = closed_ticket_claim(connection=connection, contact=contact, text=_text(incoming))
     if ticket is not None:
         ticket.contact = contact
@@ -144,7 +164,29 @@ def _open_ticket(*, connection: Connection, contact: Contact, incoming: Incoming
         ticket.contact = contact
         return ticket, False
     TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.CREATED, data={"source": "whatsapp"})
+    _known_untagged(ticket)
     return ticket, True
+
+
+def _insert_unless_stored(message: Message) -> bool:
+    """`INSERT … ON CONFLICT DO NOTHING`: the unique (connection, provider id) refuses a message
+    stored before (a redelivery in another body) without a separate lookup or a failed statement.
+    Returns whether the row was inserted. Message has no other unique column than its id."""
+    meta = Message._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    returned = Message._base_manager._insert(
+        [message],
+        fields=fields,
+        returning_fields=meta.db_returning_fields,
+        using=DEFAULT_DB_ALIAS,
+        on_conflict=OnConflict.IGNORE,
+    )
+    if not returned or returned[0] is None:
+        return False
+    for value, field in zip(returned[0], meta.db_returning_fields, strict=True):
+        setattr(message, field.attname, value)
+    message._state.adding, message._state.db = False, DEFAULT_DB_ALIAS
+    return True
 
 
 def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) -> Message | None:
@@ -164,10 +206,17 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         profile_name="" if incoming.from_me else incoming.profile_name,
     )
     contact = resolved.contact
-    if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
-        logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
-        return None
-    ticket, ticket_created = _open_ticket(connection=connection, contact=contact, incoming=incoming)
+    if resolved.created or not getattr(contact, "has_tags", True):
+        _known_untagged(contact)
+    # A redelivered message (same provider id in another body) changes nothing. With an active
+    # ticket the INSERT below refuses it by itself; before claiming or opening a ticket, ask first.
+    ticket, ticket_created = _active_ticket(connection=connection, contact=contact), False
+    was_active = ticket is not None
+    if not was_active:
+        if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
+            logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
+            return None
+        ticket, ticket_created = _open_ticket(connection=connection, contact=contact, incoming=incoming)
     ticket.connection, ticket.tenant = connection, connection.tenant  # what routing reads, already loaded
 
     quoted = None
@@ -201,7 +250,11 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         payload=_payload(incoming),
         sent_at=incoming.timestamp,
     )
-    message.save()
+    if not was_active:
+        message.save()  # checked above; a unique violation now is a concurrent delivery: retried whole
+    elif not _insert_unless_stored(message):
+        logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
+        return None  # only the active ticket was locked: nothing was written
 
     _counters_update(ticket=ticket, contact=contact, message=message, incoming=incoming)
 
@@ -229,30 +282,44 @@ def _from_customer(incoming: IncomingMessage) -> bool:
 
 
 def _counters_update(*, ticket: Ticket, contact: Contact, message: Message, incoming: IncomingMessage) -> None:
-    """Counters move with F() in the database; the locked row's values are mirrored on the objects
-    so the real-time payloads are exact without reading the rows again."""
+    """Counters move in the database (`unread_count + 1`); the locked rows' values are mirrored on
+    the objects so the real-time payloads are exact without reading the rows again. The ticket and,
+    when it moves forward, the contact's `last_message_at` are written by one statement."""
     now = timezone.now()
     sent_at: datetime = message.sent_at
-    changes: dict = {"updated_at": now}
+    assignments, params = ["updated_at = %s"], [now]
     ticket.updated_at = now
     if ticket.last_message_at is None or sent_at >= ticket.last_message_at:
-        changes.update(last_message_at=sent_at, last_message_preview=message_preview(message))
-        ticket.last_message_at, ticket.last_message_preview = sent_at, changes["last_message_preview"]
+        preview = message_preview(message)
+        assignments += ["last_message_at = %s", "last_message_preview = %s"]
+        params += [sent_at, preview]
+        ticket.last_message_at, ticket.last_message_preview = sent_at, preview
     counts_as_unread = (
         message.direction == Message.Direction.INBOUND
         and message.type != MessageType.SYSTEM
         and ticket.status != Ticket.Status.CLOSED  # a rating for a closed ticket is nothing to read
     )
     if counts_as_unread:
-        changes["unread_count"] = F("unread_count") + 1
+        assignments.append("unread_count = unread_count + 1")
         ticket.unread_count += 1
         if ticket.last_inbound_at is None or sent_at > ticket.last_inbound_at:
-            changes["last_inbound_at"] = sent_at
+            assignments.append("last_inbound_at = %s")
+            params.append(sent_at)
             ticket.last_inbound_at = sent_at
-    Ticket.objects.filter(pk=ticket.pk).update(**changes)
+    contact_update, contact_params = "", []
     if contact.last_message_at is None or sent_at > contact.last_message_at:
-        Contact.objects.filter(pk=contact.pk).update(last_message_at=sent_at)
+        contact_update = (
+            f"WITH contact_update AS (UPDATE {Contact._meta.db_table} SET last_message_at = %s "  # noqa: S608
+            "WHERE tenant_id = %s AND id = %s) "
+        )
+        contact_params = [sent_at, contact.tenant_id, contact.pk]
         contact.last_message_at = sent_at
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"{contact_update}UPDATE {Ticket._meta.db_table} SET {', '.join(assignments)} "  # noqa: S608
+            "WHERE tenant_id = %s AND id = %s",
+            [*contact_params, *params, ticket.tenant_id, ticket.pk],
+        )
 
 
 def _schedule_media_download(message: Message) -> None:
@@ -304,6 +371,7 @@ def message_status_apply(*, connection: Connection, update: StatusUpdate) -> Mes
         .first()
     )
     if message is None:
+        recipient_status_apply(connection=connection, update=update)  # campaign messages have no ticket
         logger.info("status for an unknown message ignored", extra={"connection_id": connection.pk})
         return None
     if message.direction != Message.Direction.OUTBOUND:

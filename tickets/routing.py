@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership
+from campaigns.services import campaign_reply_apply
 from crm.models import Contact
 from tenants.hours import is_open
 from tickets import events, presence
@@ -109,6 +110,9 @@ def _reopen_for_customer(ticket: Ticket) -> Ticket | None:
 def route_inbound_message(*, ticket: Ticket, message: Message, ticket_was_created: bool) -> None:
     """Runs once per new customer message, inside its transaction, with the ticket locked."""
     from tickets.services import system_message_send
+
+    if campaign_reply_apply(ticket=ticket, message=message):  # a stop word: opted out and told so
+        return
 
     before = getattr(ticket, "_audience_before_routing", None) or events.ticket_audience(ticket)
     tenant = ticket.tenant

@@ -1,6 +1,7 @@
-"""The agents' inbox (tickets/views.py), mounted at /inbox/."""
+"""The agents' inbox (tickets/views/), mounted at /inbox/."""
 
 from django.urls import path
+from django.views.i18n import set_language
 
 from tickets import views
 
@@ -9,6 +10,9 @@ app_name = "inbox"
 urlpatterns = [
     path("", views.inbox, name="index"),
     path("tickets/", views.ticket_list, name="ticket-list"),
+    path("tabs/", views.ticket_tabs, name="ticket-tabs"),
+    # Django's own view: remembers the choice in the language cookie, which the inbox honours.
+    path("language/", set_language, name="set-language"),
     path("tickets/<int:ticket_id>/", views.conversation, name="conversation"),
     path("tickets/<int:ticket_id>/row/", views.ticket_row, name="ticket-row"),
     path("tickets/<int:ticket_id>/header/", views.conversation_header, name="conversation-header"),

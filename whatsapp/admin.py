@@ -3,19 +3,31 @@ inbound events received from the providers (read-only, with a retry for failed o
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
+from accounts.models import Role
 from config.errors import ProsaError
 from tenants.admin import TenantScopedAdmin
 from tenants.context import get_current_tenant
 from whatsapp import services
-from whatsapp.choices import InboundEventStatus
+from whatsapp.choices import ConnectionStatus, InboundEventStatus, Provider
 from whatsapp.exceptions import ProviderUrlNotAllowed
 from whatsapp.inbound import inbound_event_retry
 from whatsapp.models import Connection, InboundEvent
 
 CREDENTIALS = services.CREDENTIAL_FIELDS
+STATUS_TONES = {
+    ConnectionStatus.CONNECTED: "prosa-badge-ok",
+    ConnectionStatus.QRCODE: "prosa-badge-warn",
+    ConnectionStatus.CONNECTING: "prosa-badge-warn",
+    ConnectionStatus.DISCONNECTED: "prosa-badge-bad",
+}
 
 
 class ConnectionAdminForm(forms.ModelForm):
@@ -55,12 +67,16 @@ class ConnectionAdminForm(forms.ModelForm):
 class ConnectionAdmin(TenantScopedAdmin):
     admin_only = True
     form = ConnectionAdminForm
-    list_display = ["name", "provider", "status", "is_default", "phone_number_id", "instance_name", "last_status_at"]
+    list_display = [
+        "name", "provider", "status_badge", "is_default", "display_phone_number", "instance_name", "last_status_at",
+        "pairing",
+    ]  # fmt: skip
     list_filter = ["provider", "status"]
     search_fields = ["name", "phone_number_id", "instance_name", "display_phone_number"]
-    readonly_fields = ["status", "last_status_at", "created_at", "updated_at"]
+    readonly_fields = ["status_badge", "pairing", "last_status_at", "created_at", "updated_at"]
+    actions = ["test_connections"]
     fieldsets = [
-        (None, {"fields": ["name", "provider", "is_default", "status", "last_status_at"]}),
+        (None, {"fields": ["name", "provider", "is_default", "status_badge", "pairing", "last_status_at"]}),
         (
             _("Messages and routing"),
             {"fields": ["greeting_message", "farewell_message", "out_of_hours_message", "default_queue"]},
@@ -88,6 +104,85 @@ class ConnectionAdmin(TenantScopedAdmin):
         if obj is not None:
             fields.append("provider")  # the provider never changes
         return fields
+
+    @admin.display(description=_("status"), ordering="status")
+    def status_badge(self, obj):
+        tone = STATUS_TONES.get(obj.status, "")
+        return format_html('<span class="prosa-badge {}">{}</span>', tone, obj.get_status_display())
+
+    @admin.display(description=_("pairing"))
+    def pairing(self, obj):
+        if obj.pk is None or obj.provider != Provider.EVOLUTION:
+            return "—"
+        url = reverse("admin:whatsapp_connection_qrcode", args=[obj.pk])
+        label = _("Show QR code") if obj.status != ConnectionStatus.CONNECTED else _("Connected — QR code page")
+        return format_html('<a href="{}">{}</a>', url, label)
+
+    # --- QR code page of Evolution connections ----------------------------------------------
+
+    def get_urls(self):
+        qrcode = self.admin_site.admin_view(self.qrcode_view)
+        poll = self.admin_site.admin_view(self.qrcode_poll_view)
+        own = [
+            path("<path:object_id>/qrcode/", qrcode, name="whatsapp_connection_qrcode"),
+            path("<path:object_id>/qrcode/poll/", poll, name="whatsapp_connection_qrcode_poll"),
+        ]
+        return own + super().get_urls()
+
+    def _pairing_connection(self, request, object_id):
+        """The tenant's Evolution connection, or None (another tenant's looks like a missing one).
+        Supervisors may pair a phone that lost its session, though only admins change connections."""
+        if not (self.has_change_permission(request) or self._role(request) == Role.SUPERVISOR):
+            raise PermissionDenied
+        connection = self.get_object(request, object_id)
+        if connection is None or connection.provider != Provider.EVOLUTION:
+            return None
+        return connection
+
+    def qrcode_view(self, request, object_id):
+        connection = self._pairing_connection(request, object_id)
+        if connection is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Pair %(name)s") % {"name": connection.name},
+            "opts": self.opts,
+            "original": connection,
+            "poll_url": reverse("admin:whatsapp_connection_qrcode_poll", args=[connection.pk]),
+            "change_url": reverse("admin:whatsapp_connection_change", args=[connection.pk]),
+        }
+        return TemplateResponse(request, "admin/whatsapp/connection/qrcode.html", context)
+
+    def qrcode_poll_view(self, request, object_id):
+        """The htmx fragment the QR page polls: a fresh QR code until the session opens, then
+        "connected" (a fragment without a trigger, so the polling stops)."""
+        connection = self._pairing_connection(request, object_id)
+        if connection is None:
+            raise Http404
+        context = {"poll_url": request.path, "connection": connection}
+        try:
+            result = services.connection_qrcode(connection=connection)
+        except ProsaError as exc:
+            context["error"] = str(exc.detail)
+        else:
+            # Shown as an <img>: only an inline image, whatever the provider answered.
+            qrcode = result["qrcode"] or ""
+            context["qrcode"] = qrcode if qrcode.startswith("data:image/") else ""
+            context["connected"] = result["status"] == ConnectionStatus.CONNECTED
+        return TemplateResponse(request, "admin/whatsapp/connection/qrcode_poll.html", context)
+
+    @admin.action(description=_("Test the selected connections"), permissions=["manage"])
+    def test_connections(self, request, queryset):
+        for connection in queryset:
+            try:
+                result = services.connection_test(connection=connection)
+            except ProsaError as exc:
+                self.message_user(request, f"{connection.name}: {exc.detail}", messages.ERROR)
+            else:
+                status = ConnectionStatus(result["status"]).label
+                self.message_user(
+                    request, _("%(name)s works: %(status)s.") % {"name": connection.name, "status": status}
+                )
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = super().get_fieldsets(request, obj)

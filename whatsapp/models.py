@@ -164,3 +164,53 @@ class InboundEvent(TenantOwned):
         resend the identical body). Different deliveries of one message are deduplicated later, by
         the provider message id."""
         return f"{connection_id}:{hashlib.sha256(body).hexdigest()}"
+
+
+class MessageTemplate(TenantOwned):
+    """A Cloud API message template of a connection's WhatsApp Business Account, as Meta knows it.
+
+    Synced from the provider (Meta approves or rejects them; only APPROVED ones can be sent) and
+    created here by submitting them for approval. `variables` is derived from `components`: the
+    placeholders each component expects, e.g. `{"body": ["1", "2"], "header": ["name"]}`.
+    """
+
+    class Category(models.TextChoices):
+        MARKETING = "MARKETING", _("Marketing")
+        UTILITY = "UTILITY", _("Utility")
+        AUTHENTICATION = "AUTHENTICATION", _("Authentication")
+
+    class Status(models.TextChoices):
+        APPROVED = "APPROVED", _("Approved")
+        PENDING = "PENDING", _("Pending review")
+        REJECTED = "REJECTED", _("Rejected")
+        PAUSED = "PAUSED", _("Paused")
+        DISABLED = "DISABLED", _("Disabled")
+
+    connection = models.ForeignKey(
+        Connection, on_delete=models.CASCADE, related_name="templates", verbose_name=_("connection")
+    )
+    name = models.CharField(_("name"), max_length=512)
+    language = models.CharField(_("language"), max_length=16)
+    category = models.CharField(_("category"), max_length=20, choices=Category.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    components = models.JSONField(_("components"), default=list, blank=True)
+    variables = models.JSONField(_("variables"), default=dict, blank=True)
+    provider_template_id = models.CharField(_("provider template id"), max_length=64, blank=True)
+    rejected_reason = models.CharField(_("rejected reason"), max_length=200, blank=True)
+    synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("message template")
+        verbose_name_plural = _("message templates")
+        ordering = ["name", "language"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connection", "name", "language"], name="whatsapp_template_unique_name_language"
+            ),
+        ]
+        indexes = [models.Index(fields=["tenant", "status", "name"], name="whatsapp_template_tenant_st")]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"

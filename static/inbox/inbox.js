@@ -90,6 +90,17 @@
       else seen.add(sep.dataset.day);
     }
   }
+  // A reply can arrive twice: from the send request's answer and, sooner or later, from its own
+  // message.created event. Keep one bubble and refetch it, so the freshest status shows.
+  function dedupeBubbles() {
+    const seen = new Set();
+    const twice = new Set();
+    for (const bubble of $$(".msg[id]", messageList() || document.createElement("div"))) {
+      if (seen.has(bubble.id)) { bubble.remove(); twice.add(bubble.dataset.messageId); }
+      else seen.add(bubble.id);
+    }
+    for (const id of twice) showMessage(id);
+  }
   function markActiveRow() {
     const id = openTicketId();
     for (const row of $$(".ticket-row")) row.classList.toggle("active", row.dataset.ticketId === id);
@@ -119,7 +130,7 @@
   document.body.addEventListener("htmx:afterSwap", (event) => {
     const target = event.detail.target;
     if (target.id === "conversation") conversationLoaded();
-    else if (target.id === "message-list") { dedupeDays(); scrollToBottom(); }
+    else if (target.id === "message-list") { dedupeBubbles(); dedupeDays(); scrollToBottom(); }
     else if (target.id === "flash") armFlash();
     else if (target.id === "ticket-rows") markActiveRow();
     if (event.detail.elt?.classList?.contains("load-older") || target.classList?.contains("load-older")) {
@@ -161,6 +172,7 @@
     } else {
       const stick = nearBottom();
       for (const node of nodes) list.appendChild(node);
+      dedupeBubbles();
       dedupeDays();
       if (stick) scrollToBottom();
     }
@@ -209,7 +221,21 @@
 
   document.body.addEventListener("inbox:ticket-changed", (event) => {
     if (event.detail?.id) refreshRowSoon(event.detail.id);
+    refreshTabsSoon();
   });
+
+  // The tabs' counters follow live events; one fetch for a burst of them.
+  let tabsTimer = null;
+  function refreshTabsSoon() {
+    clearTimeout(tabsTimer);
+    tabsTimer = setTimeout(refreshTabs, 300);
+  }
+  async function refreshTabs() {
+    const tabs = $("#tabs");
+    if (!tabs) return;
+    const { status, html } = await fetchPartial(`${app.dataset.tabsUrl}?${filterQuery()}`);
+    if (status === 200) tabs.innerHTML = html;
+  }
 
   function refreshHeader(id) {
     const header = $("#conv-header");
@@ -325,6 +351,46 @@
   });
   updatePresenceButton(presence());
 
+  // Others' status: the team list and the transfer dialog's people, kept current by events.
+  const presenceLabels = { online: app.dataset.msgOnline, away: app.dataset.msgAway, offline: app.dataset.msgOffline };
+  const knownPresence = new Map();
+  function showPresence(root = document) {
+    for (const element of $$("[data-presence-user]", root)) {
+      const status = knownPresence.get(element.dataset.presenceUser);
+      if (!status) continue;
+      element.dataset.status = status;
+      if (element.tagName === "OPTION") element.textContent = `${element.dataset.name} · ${presenceLabels[status]}`;
+      else {
+        const label = element.querySelector(".presence-status");
+        if (label) label.textContent = presenceLabels[status];
+      }
+    }
+    const list = $("#team-list");
+    if (list) {
+      const rank = { online: 0, away: 1, offline: 2 };
+      const members = $$(":scope > li", list);
+      members.sort((a, b) => (rank[a.dataset.status] ?? 2) - (rank[b.dataset.status] ?? 2));
+      for (const member of members) list.appendChild(member);
+      const online = $("#team-online");
+      if (online) online.textContent = String(members.filter((member) => member.dataset.status === "online").length);
+    }
+  }
+  function presenceUpdated(userId, status) {
+    if (!(status in presenceLabels)) return;
+    knownPresence.set(String(userId), status);
+    showPresence();
+  }
+  // After a reconnect: events missed while the socket was down are fetched from the API.
+  async function refetchPresence() {
+    try {
+      const response = await fetch(app.dataset.presenceUrl, { credentials: "same-origin", headers: { Accept: "application/json" } });
+      if (!response.ok) return;
+      for (const member of await response.json()) knownPresence.set(String(member.user_id), member.status);
+      showPresence();
+    } catch (_) { /* offline again: the next reconnect tries again */ }
+  }
+  document.body.addEventListener("htmx:afterSettle", (event) => showPresence(event.detail.target || document));
+
   // --- the socket -------------------------------------------------------------------------
 
   let socket = null;
@@ -348,6 +414,7 @@
     socket = new WebSocket(`${scheme}://${location.host}${app.dataset.wsPath}`);
     socket.addEventListener("open", () => {
       $("#ws-banner").hidden = true;
+      app.dataset.live = "1"; // styles and the browser tests read it
       if (everConnected) refetchEverything();
       everConnected = true;
       attempts = 0;
@@ -364,6 +431,7 @@
     });
     socket.addEventListener("close", (event) => {
       clearInterval(pingTimer);
+      app.dataset.live = "0";
       if (event.code === 4401) { window.location.href = app.dataset.loginUrl; return; }
       if (event.code === 4403) { banner(app.dataset.msgNoAccess); return; }
       banner(bannerText);
@@ -374,6 +442,7 @@
   }
 
   function refetchEverything() {
+    refetchPresence();
     const form = $("#list-filters");
     if (form) htmx.trigger(form, "submit");
     const id = openTicketId();
@@ -389,13 +458,16 @@
       case "ticket.created":
       case "ticket.updated":
         refreshRowSoon(data.id);
+        refreshTabsSoon();
         if (String(data.id) === openTicketId()) refreshHeader(data.id);
         break;
       case "ticket.deleted":
         document.getElementById(`ticket-row-${data.id}`)?.remove();
+        refreshTabsSoon();
         break;
       case "message.created":
         refreshRowSoon(data.ticket_id);
+        if (data.direction === "inbound") refreshTabsSoon();
         if (String(data.ticket_id) === openTicketId()) {
           showMessage(data.id);
           if (data.direction === "inbound") markReadSoon();
@@ -407,6 +479,9 @@
         break;
       case "typing":
         showTyping(data);
+        break;
+      case "presence.updated":
+        presenceUpdated(data.user_id, data.status);
         break;
       case "presence.set":
         if (data.status === "online" || data.status === "away") updatePresenceButton(data.status);

@@ -1,6 +1,8 @@
 """Payloads of tickets and messages, shared by the REST API and the real-time events."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from rest_framework import serializers
 
 from accounts.models import User
@@ -53,8 +55,12 @@ class MessageSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
     def get_media_url(self, message) -> str | None:
+        """A stored file is served only after a permission check (never its storage URL): fetch it
+        with the same token. Media not stored here keeps the provider's link, if it gave one."""
         if message.media_file:
-            return message.media_file.url
+            path = reverse("inbox:message-media", kwargs={"message_id": message.pk})
+            request = self.context.get("request")
+            return request.build_absolute_uri(path) if request is not None else settings.PUBLIC_URL + path
         return (message.payload or {}).get("media_url") or None
 
 

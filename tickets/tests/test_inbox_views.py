@@ -555,7 +555,7 @@ OBJECT_ROUTES = [(name, kwargs) for name, kwargs in INBOX_ROUTES if kwargs]
 
 def test_the_sweep_knows_every_inbox_route():
     assert {frozenset(kwargs) for _, kwargs in OBJECT_ROUTES} == {frozenset({"ticket_id"}), frozenset({"message_id"})}
-    assert len(OBJECT_ROUTES) == len(INBOX_ROUTES) - 2  # the page and the list take no object
+    assert len(OBJECT_ROUTES) == len(INBOX_ROUTES) - 4  # the page, the list, its tabs, the language
 
 
 @pytest.mark.parametrize(("name", "kwargs"), OBJECT_ROUTES, ids=[name for name, _ in OBJECT_ROUTES])

@@ -24,7 +24,7 @@ from tickets.views.conversation import (
     messages_older,
     quick_replies,
 )
-from tickets.views.pages import conversation, inbox, ticket_list, ticket_row
+from tickets.views.pages import conversation, inbox, ticket_list, ticket_row, ticket_tabs
 
 __all__ = [
     "contact_update",
@@ -43,6 +43,7 @@ __all__ = [
     "ticket_read",
     "ticket_reopen",
     "ticket_row",
+    "ticket_tabs",
     "ticket_tags",
     "ticket_transfer",
 ]

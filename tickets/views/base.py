@@ -100,6 +100,15 @@ def _targets(request) -> tuple[list[User], list]:
     return selectors.inbox_transfer_targets(tenant=request.tenant)
 
 
+def _with_presence(request, users: list[User]) -> list[dict]:
+    """Members with their status (online / away / offline), as the transfer dialog and the team
+    list first show them; `presence.updated` events keep them current in the page."""
+    from tickets import presence
+
+    statuses = presence.statuses(tenant_id=request.tenant.pk)
+    return [{"user": user, "status": statuses.get(user.pk, "offline")} for user in users]
+
+
 def _form_error(form: forms.Form) -> ValidationFailed:
     fields = {name: [str(error) for error in errors] for name, errors in form.errors.items()}
     return ValidationFailed(fields=fields)

@@ -11,14 +11,25 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
+from rest_framework.views import APIView
 
+from accounts.authentication import TenantJWTAuthentication
+from accounts.permissions import IsTenantMember
 from config.errors import NotFound, ValidationFailed
 from crm import selectors as crm_selectors
 from tickets import selectors, services
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.templating import render as render_template_text
 from tickets.templating import template_variables
-from tickets.views.base import _changed, _day_label, _form_error, _targets, _visible_ticket, inbox_view
+from tickets.views.base import (
+    _changed,
+    _day_label,
+    _form_error,
+    _targets,
+    _visible_ticket,
+    _with_presence,
+    inbox_view,
+)
 
 # Media the browser may show inline; anything else is always downloaded (never rendered as a page).
 INLINE_MEDIA_PREFIXES = ("image/", "audio/", "video/")
@@ -103,6 +114,7 @@ def _page_items(request, ticket: Ticket, before: Message | None = None) -> dict:
         "ticket": ticket,
         "users": users,
         "queues": queues,
+        "transfer_users": _with_presence(request, users),
     }
 
 
@@ -164,6 +176,7 @@ def conversation_header(request, ticket_id):
         **_composer_context(request, ticket),
     }
     context["users"], context["queues"] = _targets(request)
+    context["transfer_users"] = _with_presence(request, context["users"])
     return render(request, "inbox/_conversation_header.html", {**context, "oob": True})
 
 
@@ -194,11 +207,7 @@ def message_partial(request, message_id):
     )
 
 
-@require_GET
-@inbox_view
-def message_media(request, message_id):
-    """A message's stored file, to members who may see its ticket. Never a public storage URL."""
-    message = selectors.inbox_message_get(message_id=message_id, user=request.user, role=request.role)
+def _media_response(request, message: Message) -> FileResponse:
     if not message.media_file:
         raise NotFound()
     mime = (message.media_mime or "application/octet-stream").split(";")[0].strip().lower()
@@ -217,6 +226,38 @@ def message_media(request, message_id):
     response["Cache-Control"] = "private, max-age=3600"
     response["Content-Security-Policy"] = "default-src 'none'; sandbox"
     return response
+
+
+@inbox_view
+def _message_media_for_session(request, message_id):
+    message = selectors.inbox_message_get(message_id=message_id, user=request.user, role=request.role)
+    return _media_response(request, message)
+
+
+class _MessageMediaForToken(APIView):
+    """The same file for API clients: the URL the API's `media_url` gives, with their JWT."""
+
+    authentication_classes = [TenantJWTAuthentication]
+    permission_classes = [IsTenantMember]
+
+    def get(self, request, message_id):
+        role = request.membership.role
+        message = selectors.inbox_message_get(message_id=message_id, user=request.user, role=role)
+        return _media_response(request, message)
+
+
+_message_media_for_token = _MessageMediaForToken.as_view()
+
+
+@require_GET
+def message_media(request, message_id):
+    """A message's stored file, to members who may see its ticket. Never a public storage URL.
+
+    Browsers come with their session (the inbox's bubbles); API clients with `Authorization:
+    Bearer`, and get the API's JSON errors."""
+    if request.headers.get("Authorization", "").startswith("Bearer "):
+        return _message_media_for_token(request, message_id=message_id)
+    return _message_media_for_session(request, message_id)
 
 
 # --- composing ----------------------------------------------------------------------------------

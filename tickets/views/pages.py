@@ -13,7 +13,7 @@ from crm import selectors as crm_selectors
 from tickets import selectors
 from tickets.api.filters import TicketFilter
 from tickets.selectors import InboxTab
-from tickets.views.base import _is_htmx, _visible_ticket, inbox_view
+from tickets.views.base import _is_htmx, _targets, _visible_ticket, _with_presence, inbox_view
 from tickets.views.conversation import _conversation_context, _render_conversation
 from whatsapp import selectors as whatsapp_selectors
 
@@ -103,6 +103,8 @@ def _inbox_page(request, ticket_id=None):
     params = _list_params(request)
     context = _list_context(request, params)
     context["my_tenants"] = membership_tenants_for_user(user=request.user)
+    context["team"] = _team(request)
+    context["team_online"] = sum(1 for member in context["team"] if member["status"] == "online")
     if ticket_id is not None:
         context.update(_conversation_context(request, _visible_ticket(request, ticket_id)))
         context["open_ticket_id"] = ticket_id
@@ -118,6 +120,21 @@ def ticket_list(request):
     if context["page"] == 1:
         context.update(tabs=_tabs(request), oob_tabs=True)
     return render(request, "inbox/_rows.html", context)
+
+
+def _team(request) -> list[dict]:
+    """The workspace's members for the team list: online first, then away, then by name."""
+    users, _queues = _targets(request)
+    rank = {"online": 0, "away": 1, "offline": 2}
+    return sorted(_with_presence(request, users), key=lambda member: rank.get(member["status"], 2))
+
+
+@require_GET
+@inbox_view
+def ticket_tabs(request):
+    """The tabs with fresh counters, for the current filters: after live events."""
+    params = _list_params(request)
+    return render(request, "inbox/_tabs.html", {"tabs": _tabs(request), "params": params})
 
 
 @require_GET

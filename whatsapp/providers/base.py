@@ -322,6 +322,18 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def mark_read(self, message_id: str, *, chat_id: str = "") -> None: ...
 
+    # --- message templates (Cloud API) ------------------------------------------
+
+    def list_templates(self) -> list[dict[str, Any]]:
+        """Every template of the account, as the provider describes them (all pages)."""
+        raise ProviderError(code="not_supported", retryable=False)
+
+    def create_template(
+        self, *, name: str, language: str, category: str, components: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Submits a template for approval; `{"id", "status", "category"}`."""
+        raise ProviderError(code="not_supported", retryable=False)
+
     # --- media and health ------------------------------------------------------
 
     @abstractmethod

@@ -327,6 +327,40 @@ class CloudAdapter(ProviderAdapter):
             template["components"] = [dict(component) for component in components]
         return self._send(to, {"type": "template", "template": template})
 
+    def list_templates(self) -> list[dict[str, Any]]:
+        """`GET /{waba_id}/message_templates`, following `paging.next` until the last page."""
+        if not self.connection.waba_id:
+            raise ProviderError(code="waba_id_missing", retryable=False)
+        url: str | None = self._url(self.connection.waba_id, "message_templates")
+        params: dict[str, Any] | None = {
+            "fields": "id,name,language,category,status,components,rejected_reason,parameter_format",
+            "limit": 100,
+        }
+        templates: list[dict[str, Any]] = []
+        for _page in range(100):  # 10,000 templates: far above Meta's per-account limit
+            data = http.json_or_empty(self._call("GET", url, params=params))
+            templates.extend(
+                t for t in _list(data.get("data") if isinstance(data, dict) else None) if isinstance(t, dict)
+            )
+            url = ((data.get("paging") or {}).get("next") or None) if isinstance(data, dict) else None
+            params = None  # the next URL carries every parameter
+            if not url:
+                break
+        return templates
+
+    def create_template(
+        self, *, name: str, language: str, category: str, components: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        if not self.connection.waba_id:
+            raise ProviderError(code="waba_id_missing", retryable=False)
+        body = {"name": name, "language": language, "category": category, "components": [dict(c) for c in components]}
+        data = http.json_or_empty(
+            self._call("POST", self._url(self.connection.waba_id, "message_templates"), json=body)
+        )
+        if not isinstance(data, dict) or not data.get("id"):
+            raise ProviderError(code="invalid_response", retryable=False, http_status=200)
+        return data
+
     def mark_read(self, message_id: str, *, chat_id: str = "") -> None:
         self._call(
             "POST",

@@ -182,16 +182,36 @@ class FakeGraphAPI(FakeServer):
 
     version = "v23.0"
     phone_number_id = "106540352242922"
+    waba_id = "102290129340398"
     access_token = "EAAGm0PX4ZCpsBAFAKEtoken0123456789"
     media_path = "/whatsapp_business/attachments/"
 
     def __init__(self):
         super().__init__()
         self.media: dict[str, tuple[bytes, str]] = {}
+        self.templates: list[dict] = []  # the account's message templates, as GET returns them
         self._ids = itertools.count(1)
 
     def add_media(self, media_id: str, content: bytes, mime_type: str) -> None:
         self.media[media_id] = (content, mime_type)
+
+    def add_template(self, name: str, language: str = "pt_BR", *, status: str = "APPROVED", **fields) -> dict:
+        template = {
+            "name": name,
+            "language": language,
+            "status": status,
+            "category": fields.pop("category", "MARKETING"),
+            "components": fields.pop("components", [{"type": "BODY", "text": "Olá {{1}}!"}]),
+            "id": str(1500000000000000 + next(self._ids)),
+            **fields,
+        }
+        with self._lock:
+            self.templates.append(template)
+        return template
+
+    @property
+    def templates_path(self) -> str:
+        return f"/{self.version}/{self.waba_id}/message_templates"
 
     @property
     def messages_path(self) -> str:
@@ -214,6 +234,8 @@ class FakeGraphAPI(FakeServer):
                 return Answer(status=404, body=b"Not Found")
             content, mime_type = self.media[media_id]
             return Answer(status=200, body=content, headers={"Content-Type": mime_type})
+        if request.path == self.templates_path:
+            return self._templates(request)
         if len(segments) == 3 and segments[0] == self.version and segments[1] == self.phone_number_id:
             if segments[2] == "messages" and request.method == "POST":
                 return self._messages(request)
@@ -248,6 +270,56 @@ class FakeGraphAPI(FakeServer):
                 "messages": [{"id": wamid, "message_status": "accepted"}],
             }
         )
+
+    def _templates(self, request: RecordedRequest) -> Answer:
+        """Pages of `limit` templates with `paging.cursors` and a `paging.next` URL (Graph's cursor
+        pagination); POST submits a new one, PENDING until Meta reviews it."""
+        if request.method == "GET":
+            limit = int(request.query.get("limit", ["25"])[0])
+            start = int(base64.b64decode(request.query.get("after", ["MA=="])[0]).decode())
+            with self._lock:
+                page = self.templates[start : start + limit]
+                more = start + limit < len(self.templates)
+            fields = request.query.get("fields", [""])[0]
+            data = [{k: v for k, v in t.items() if not fields or k in fields.split(",")} for t in page]
+            paging = {
+                "cursors": {
+                    "before": base64.b64encode(str(start).encode()).decode(),
+                    "after": base64.b64encode(str(start + limit).encode()).decode(),
+                }
+            }
+            if more:
+                after = paging["cursors"]["after"]
+                paging["next"] = f"{self.url}{self.templates_path}?limit={limit}&fields={fields}&after={after}"
+            return Answer(json={"data": data, "paging": paging})
+        if request.method != "POST":
+            return Answer(
+                status=400, json=graph_error_body(100, "Unsupported request - method type: " + request.method)
+            )
+        body = request.json()
+        missing = [key for key in ("name", "language", "category", "components") if not body.get(key)]
+        if missing:
+            return Answer(
+                status=400,
+                json=graph_error_body(
+                    100, f"(#100) The parameter {missing[0]} is required.", error_type="OAuthException"
+                ),
+            )
+        with self._lock:
+            taken = any(t["name"] == body["name"] and t["language"] == body["language"] for t in self.templates)
+        if taken:
+            return Answer(
+                status=400,
+                json=graph_error_body(
+                    100,
+                    "Invalid parameter",
+                    f"Content in this language already exists for {body['name']}.",
+                ),
+            )
+        template = self.add_template(
+            body["name"], body["language"], status="PENDING", category=body["category"], components=body["components"]
+        )
+        return Answer(json={"id": template["id"], "status": "PENDING", "category": template["category"]})
 
     def _media_info(self, media_id: str) -> Answer:
         if media_id not in self.media:

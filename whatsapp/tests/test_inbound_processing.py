@@ -250,7 +250,7 @@ async def _nothing_waiting(layer, channel):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_one_text_message_of_an_open_ticket_costs_at_most_12_queries(
+def test_one_text_message_of_an_open_ticket_costs_at_most_9_queries(
     tenant, cloud_connection, payload, django_assert_max_num_queries
 ):
     """Measured as in production: the processing transaction is a real BEGIN/COMMIT (not counted),
@@ -261,7 +261,7 @@ def test_one_text_message_of_an_open_ticket_costs_at_most_12_queries(
                                    contact__phone="5511987654321", contact__profile_name="João Conceição",
                                    queue=QueueFactory(tenant=tenant))  # fmt: skip
     event = InboundEventFactory(tenant=tenant, connection=cloud_connection, body=payload("cloud/text"))
-    with tenant_context(tenant), django_assert_max_num_queries(12):
+    with tenant_context(tenant), django_assert_max_num_queries(9):
         assert inbound_event_process(event_id=event.pk) == InboundEventStatus.PROCESSED
     contact_ticket.refresh_from_db()
     assert contact_ticket.unread_count == 1

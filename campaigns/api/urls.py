@@ -1,0 +1,7 @@
+from campaigns.api import views
+from config.api.routers import OptionalSlashRouter
+
+router = OptionalSlashRouter()
+router.register("campaigns", views.CampaignViewSet, basename="campaign")
+
+urlpatterns = [*router.urls]

@@ -114,7 +114,7 @@ class UserAdmin(DjangoUserAdmin):
 class MembershipForm(forms.ModelForm):
     class Meta:
         model = Membership
-        fields = ["tenant", "user", "role", "is_active"]
+        fields = ["tenant", "user", "role", "is_active", "whatsapp_number"]
 
 
 @admin.register(Membership)
@@ -129,7 +129,7 @@ class MembershipAdmin(TenantScopedAdmin):
 
     def get_fields(self, request, obj=None):
         # Only the platform picks the tenant (and only the platform adds memberships).
-        fields = ["user", "role", "is_active"]
+        fields = ["user", "role", "is_active", "whatsapp_number"]
         return ["tenant", *fields] if is_platform_view(request) else fields
 
     def get_readonly_fields(self, request, obj=None):

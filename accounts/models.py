@@ -1,5 +1,6 @@
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -76,6 +77,12 @@ class Membership(TenantOwned):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("user"))
     role = models.CharField(_("role"), max_length=16, choices=Role.choices, default=Role.AGENT)
     is_active = models.BooleanField(_("active"), default=True)
+    whatsapp_number = models.CharField(
+        _("WhatsApp number"),
+        max_length=20,
+        blank=True,
+        help_text=_("Optional. Task reminders are also sent here, from the tenant's default connection."),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
@@ -86,6 +93,16 @@ class Membership(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"
+
+    def clean(self):
+        super().clean()
+        if self.whatsapp_number:
+            from whatsapp.phone import normalize_phone
+
+            normalized = normalize_phone(self.whatsapp_number)
+            if normalized is None:
+                raise ValidationError({"whatsapp_number": _("This is not a phone number.")})
+            self.whatsapp_number = normalized
 
 
 class Invite(TenantOwned):

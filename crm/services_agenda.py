@@ -6,7 +6,9 @@ Each reminder fires once: the beat job claims it with a conditional UPDATE befor
 workers (or a rerun) cannot send it twice. Moving a task's reminder or a meeting's start arms its
 reminder again.
 
-Agents have no phone number in Prosa (accounts.User has none), so task reminders are in-app only.
+A task reminder is an in-app event; when the assignee's membership has a WhatsApp number it is
+also sent there from the tenant's default connection (a task after commit, see
+`task_reminder_whatsapp_send`).
 """
 
 from __future__ import annotations
@@ -162,9 +164,70 @@ def task_reminders_send(*, now=None) -> int:
             claimed = Task.objects.filter(pk=task_id, reminded_at=None, done=False).update(reminded_at=now)
             if not claimed:
                 continue  # another worker got it, or it was done meanwhile
-            events.task_reminder(_task_refreshed(Task(pk=task_id)))
+            task = _task_refreshed(Task(pk=task_id))
+            events.task_reminder(task)
+            _task_reminder_whatsapp_later(task)
             sent += 1
     return sent
+
+
+def _task_reminder_whatsapp_later(task: Task) -> None:
+    from accounts.models import Membership
+    from crm.tasks import task_reminder_whatsapp_task
+
+    if task.assignee_id is None:
+        return
+    has_number = (
+        Membership.objects.filter(user_id=task.assignee_id, is_active=True).exclude(whatsapp_number="").exists()
+    )
+    if has_number:
+        transaction.on_commit(
+            lambda: task_reminder_whatsapp_task.delay(task_id=task.pk, tenant_id=task.tenant_id), robust=True
+        )
+
+
+def task_reminder_whatsapp_text(task: Task) -> str:
+    """What the assignee reads on WhatsApp, in the tenant's language and time zone."""
+    local = timezone.localtime(task.due_at, ZoneInfo(task.tenant.timezone))
+    with translation.override(task.tenant.language):
+        text = _("Reminder: %(title)s (due %(when)s)") % {
+            "title": task.title,
+            "when": formats.date_format(local, "SHORT_DATETIME_FORMAT"),
+        }
+        if task.contact_id:
+            text += "\n" + _("Contact: %(name)s") % {"name": task.contact.display_name}
+    return text
+
+
+def task_reminder_whatsapp_send(*, task_id: int) -> bool:
+    """Sends a task's reminder to its assignee's WhatsApp number through the tenant's default
+    connection when it is connected (else its first connected one, else the default). Returns
+    whether WhatsApp took it; a refusal (no connection, or the Cloud API's 24-hour window with the
+    agent closed) is logged, not retried: the in-app reminder was already delivered."""
+    from accounts.models import Membership
+    from whatsapp.models import Connection
+    from whatsapp.providers import ProviderError, get_adapter
+
+    task = Task.objects.select_related("tenant", "contact").filter(pk=task_id, done=False).first()
+    if task is None or task.assignee_id is None:
+        return False
+    membership = Membership.objects.filter(user_id=task.assignee_id, is_active=True).first()
+    if membership is None or not membership.whatsapp_number:
+        return False
+    connection = (
+        Connection.objects.filter(status=Connection.Status.CONNECTED).order_by("-is_default", "id").first()
+        or Connection.objects.filter(is_default=True).first()
+    )
+    log = {"task_id": task.pk, "tenant_id": task.tenant_id}
+    if connection is None:
+        logger.info("task reminder not sent on WhatsApp: no connection", extra=log)
+        return False
+    try:
+        get_adapter(connection).send_text(membership.whatsapp_number, task_reminder_whatsapp_text(task))
+    except ProviderError as exc:
+        logger.warning("task reminder not sent on WhatsApp", extra={**log, "code": exc.code})
+        return False
+    return True
 
 
 # --- meetings -----------------------------------------------------------------------------------

@@ -34,6 +34,13 @@ def task_reminders_send_task(*, tenant_id: int) -> int:
 
 
 @tenant_task
+def task_reminder_whatsapp_task(*, task_id: int, tenant_id: int) -> bool:
+    from crm.services_agenda import task_reminder_whatsapp_send
+
+    return task_reminder_whatsapp_send(task_id=task_id)
+
+
+@tenant_task
 def meeting_reminders_send_task(*, tenant_id: int) -> int:
     from crm.services_agenda import meeting_reminders_send
 

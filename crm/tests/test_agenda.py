@@ -15,6 +15,7 @@ from crm.tests.factories import ContactFactory, MeetingFactory, TaskFactory
 from tenants.context import tenant_context
 from tickets.models import Message, Ticket
 from tickets.tests.factories import TicketFactory
+from whatsapp.models import Connection
 from whatsapp.tests.factories import ConnectionFactory
 from whatsapp.tests.fakes import FakeGraphAPI
 
@@ -249,3 +250,39 @@ def test_a_meeting_about_a_deal_shows_on_its_timeline(tenant, agent):
     (activity,) = DealActivity.objects.filter(deal=deal)
     assert (activity.type, activity.text, activity.actor_id) == ("meeting", "Apresentação", agent.pk)
     assert activity.data == {"meeting_id": meeting.pk, "starts_at": starts_at.isoformat()}
+
+
+def test_an_assignee_with_a_whatsapp_number_is_also_reminded_there(
+    tenant, agent, fake_graph, contact_in_conversation, django_capture_on_commit_callbacks
+):
+    from accounts.models import Membership
+
+    membership = Membership.objects.get(user=agent)
+    membership.whatsapp_number = "+55 (11) 91234-5678"
+    membership.full_clean()
+    membership.save()
+    assert membership.whatsapp_number == "5511912345678"
+    tenant.language, tenant.timezone = "en", "America/Sao_Paulo"
+    tenant.save()
+    Connection.objects.update(status=Connection.Status.CONNECTED)  # contact_in_conversation's
+    task = TaskFactory(
+        tenant=tenant,
+        assignee=agent,
+        title="Call back",
+        contact=contact_in_conversation,
+        due_at=datetime(2026, 3, 10, 12, 30, tzinfo=UTC),
+        remind_at=timezone.now() - timedelta(minutes=1),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services_agenda.task_reminders_send() == 1
+    sent = [r.json() for r in fake_graph.requests_to("POST", fake_graph.messages_path)]
+    assert [(m["to"], m["text"]["body"].splitlines()[0]) for m in sent] == [
+        ("5511912345678", "Reminder: Call back (due 03/10/2026 9:30 a.m.)")
+    ]
+    assert task.title in sent[0]["text"]["body"]
+
+
+def test_without_a_number_the_reminder_stays_in_the_app(tenant, agent, fake_graph, contact_in_conversation):
+    task = TaskFactory(tenant=tenant, assignee=agent, remind_at=timezone.now() - timedelta(minutes=1))
+    assert services_agenda.task_reminder_whatsapp_send(task_id=task.pk) is False
+    assert fake_graph.requests_to("POST", fake_graph.messages_path) == []

@@ -312,6 +312,14 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=15.0)
 # Largest media file downloaded from a provider (Cloud documents go up to 100 MB).
 WHATSAPP_MEDIA_MAX_BYTES = env.int("WHATSAPP_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+
+# Campaigns (campaigns/conf.py reads these; each has a default there too).
+CAMPAIGN_CLOUD_RATE_PER_SECOND = env.float("CAMPAIGN_CLOUD_RATE_PER_SECOND", default=20.0)
+CAMPAIGN_CLOUD_MAX_RATE_PER_SECOND = env.float("CAMPAIGN_CLOUD_MAX_RATE_PER_SECOND", default=1000.0)
+CAMPAIGN_DISPATCH_WORKERS = env.int("CAMPAIGN_DISPATCH_WORKERS", default=2)
+CAMPAIGN_STOP_WORDS = env.list(
+    "CAMPAIGN_STOP_WORDS", default=["SAIR", "PARAR", "STOP", "CANCELAR", "DESCADASTRAR", "UNSUBSCRIBE"]
+)
 # Whether a connection's API base URL may point at private, loopback or link-local addresses
 # (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
 # call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.

@@ -315,6 +315,21 @@ def test_the_composer_says_when_the_24_hour_window_is_closed(as_agent, agent):
     html = _text(as_agent.get(f"/inbox/tickets/{ticket.pk}/", **HTMX))
     assert "More than 24 hours have passed since the customer last wrote" in html
     assert 'name="template_name"' in html
+    assert "No approved template of this number is known yet" in html
+
+
+def test_the_template_form_suggests_the_connections_approved_templates(as_agent, agent):
+    from campaigns.tests.factories import MessageTemplateFactory
+    from whatsapp.models import MessageTemplate
+
+    ticket = TicketFactory(status="open", assignee=agent, last_inbound_at=timezone.now() - timedelta(hours=30))
+    MessageTemplateFactory(tenant=ticket.tenant, connection=ticket.connection, name="pedido_enviado")
+    MessageTemplateFactory(
+        tenant=ticket.tenant, connection=ticket.connection, name="rascunho", status=MessageTemplate.Status.PENDING
+    )
+    html = as_agent.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert '<option value="pedido_enviado">' in html
+    assert "rascunho" not in html
 
 
 # --- sending ------------------------------------------------------------------------------------

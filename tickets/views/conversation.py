@@ -118,6 +118,18 @@ def _page_items(request, ticket: Ticket, before: Message | None = None) -> dict:
     }
 
 
+def _approved_templates(ticket: Ticket) -> list:
+    from whatsapp.models import MessageTemplate
+
+    if ticket.connection_id is None:
+        return []
+    return list(
+        MessageTemplate.objects.filter(connection_id=ticket.connection_id, status=MessageTemplate.Status.APPROVED)
+        .order_by("name", "language")
+        .values("name", "language")
+    )
+
+
 def _composer_context(request, ticket: Ticket) -> dict:
     media_types = sorted(services.MEDIA_TYPES)
     limit = min(max(services.MEDIA_MAX_BYTES.values()), settings.WHATSAPP_MEDIA_MAX_BYTES)
@@ -125,8 +137,11 @@ def _composer_context(request, ticket: Ticket) -> dict:
         mime: min(services.MEDIA_MAX_BYTES[kind], settings.WHATSAPP_MEDIA_MAX_BYTES)
         for mime, kind in services.MEDIA_TYPES.items()
     }
+    window_open = services.window_is_open(ticket)
     return {
-        "window_open": services.window_is_open(ticket),
+        "window_open": window_open,
+        # Offered as suggestions for the template form, which shows only when the window is closed.
+        "approved_templates": [] if window_open else _approved_templates(ticket),
         "is_mine": ticket.assignee_id == request.user.pk,
         "media_accept": ",".join(media_types),
         "media_limits_json": json.dumps(limits),

@@ -8,13 +8,7 @@ The consumer reaches the database from worker threads, so these tests commit (tr
 """
 
 import json
-import os
-import socket
-import subprocess
-import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from asgiref.sync import async_to_sync
@@ -24,7 +18,6 @@ from channels.layers import get_channel_layer
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
-from django.db import connection
 from django.urls import path
 from django.utils import timezone
 from rest_framework_simplejwt.tokens import AccessToken
@@ -37,8 +30,8 @@ from config.ws_auth import CLOSE_FORBIDDEN, CLOSE_UNAUTHENTICATED, JWTOrSessionA
 from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
 from tenants.context import get_current_tenant
 from tenants.tests.factories import TenantFactory
+from tests.asgi_server import daphne_serving
 
-BASE_DIR = Path(__file__).resolve().parent.parent
 ORIGIN = (b"origin", b"http://localhost")
 
 
@@ -357,53 +350,12 @@ def test_consumer_handlers_run_inside_the_connections_tenant(world):
 # --- Over a real socket ------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    """The test database (pytest-django's `test_…`), as DATABASE_URL for another process."""
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def daphne(django_db_setup, tmp_path_factory):
     """A daphne process serving config.asgi:application on a free port, on the test database."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("daphne") / "daphne.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "DJANGO_SETTINGS_MODULE": "config.settings"}
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"daphne did not listen on {port} within 30 s:\n{log.read_text()}")
-                time.sleep(0.1)
+    with daphne_serving(log=log, env={"DJANGO_SETTINGS_MODULE": "config.settings"}) as port:
         yield f"ws://127.0.0.1:{port}/ws/", f"http://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 def _real_connect(daphne, query):

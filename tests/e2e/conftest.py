@@ -12,16 +12,12 @@ skipped on a laptop and fail under CI (CI=true), where .ci/run installs it.
 from __future__ import annotations
 
 import os
-import socket
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 import requests
-from django.db import connection
 
+from tests.asgi_server import daphne_serving, free_port
 from whatsapp.providers.cloud import SIGNATURE_HEADER, signature_for
 from whatsapp.tests.fakes import FakeEvolutionAPI, FakeGraphAPI
 
@@ -78,61 +74,21 @@ def browser(django_db_setup):
             os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _database_url() -> str:
-    params = connection.settings_dict
-    auth = params["USER"] + (f":{params['PASSWORD']}" if params["PASSWORD"] else "")
-    return f"postgres://{auth}@{params['HOST'] or '127.0.0.1'}:{params['PORT'] or 5432}/{params['NAME']}"
-
-
 @pytest.fixture(scope="module")
 def server(django_db_setup, tmp_path_factory):
     """The base URL of a daphne serving the whole app (HTTP and /ws/) on the test database."""
-    port = _free_port()
+    port = free_port()
     workdir = tmp_path_factory.mktemp("e2e-daphne")
     log = workdir / "daphne.log"
     env = {
-        **os.environ,
-        "DATABASE_URL": _database_url(),
         "DJANGO_SETTINGS_MODULE": "tests.e2e.settings",
         "MEDIA_ROOT": str(workdir / "media"),
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "DEBUG": "0",
+        "DJANGO_ALLOW_ASYNC_UNSAFE": None,
     }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                pytest.fail(f"daphne exited with {process.returncode}:\n{log.read_text()}")
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"daphne did not listen on {port} within 60 s:\n{log.read_text()}")
-                time.sleep(0.1)
+    with daphne_serving(log=log, env=env, port=port, startup_seconds=60):
         yield Server(url=f"http://127.0.0.1:{port}", log=log)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 class Server:

@@ -1,6 +1,5 @@
 from django import forms
 from django.contrib import admin
-from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy as _
 
@@ -8,8 +7,8 @@ from config.errors import ProsaError
 from crm import selectors, services
 from crm.exceptions import ContactExists, InvalidPhone
 from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
-from tenants.admin import TenantScopedAdmin, is_platform_view
-from tenants.context import get_current_tenant, tenant_context
+from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin
+from tenants.context import get_current_tenant
 
 
 class ContactAdminForm(forms.ModelForm):
@@ -49,7 +48,7 @@ class TagListFilter(admin.RelatedFieldListFilter):
 
 
 @admin.register(Contact)
-class ContactAdmin(TenantScopedAdmin):
+class ContactAdmin(ObjectTenantAdmin):
     form = ContactAdminForm
     list_display = ["__str__", "phone", "email", "opted_out", "last_message_at", "created_at"]
     list_filter = ["opted_out", ("tags", TagListFilter), "created_at"]
@@ -98,31 +97,6 @@ class ContactAdmin(TenantScopedAdmin):
             "definitions": list(selectors.contact_field_list(tenant=tenant)),
         }
         return TemplateResponse(request, "admin/crm/contact/import.html", context)
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # A superuser outside any tenant edits a contact inside the contact's tenant: its tags
-        # (a many-to-many, read through the scoped manager) exist only there. Rendered here, while
-        # the tenant is still entered.
-        obj = self.get_object(request, object_id) if object_id and is_platform_view(request) else None
-        if obj is None:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        with tenant_context(obj.tenant):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-        return response
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        # Built here: ManyToManyField.formfield() touches the default manager before taking our
-        # queryset, which fails in the platform view (no tenant).
-        if db_field.name == "tags":
-            return forms.ModelMultipleChoiceField(
-                queryset=self._scoped_choices(request, Tag),
-                required=False,
-                label=db_field.verbose_name,
-                widget=FilteredSelectMultiple(db_field.verbose_name, is_stacked=False),
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     @admin.action(description=_("Export selected contacts as CSV"))
     def export_csv(self, request, queryset):

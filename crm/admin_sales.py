@@ -2,7 +2,6 @@
 
 Writes with side effects (timeline entries, events, WhatsApp notices) go through the services."""
 
-from django import forms
 from django.contrib import admin
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -12,8 +11,8 @@ from django.utils.translation import gettext_lazy as _
 from config.errors import ProsaError
 from crm import selectors_sales, services_agenda, services_escalations, services_sales
 from crm.models import Deal, DealLabel, Escalation, Meeting, Pipeline, Stage, Task
-from tenants.admin import TenantScopedAdmin, is_platform_view
-from tenants.context import get_current_tenant, tenant_context
+from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin
+from tenants.context import get_current_tenant
 
 
 class ScopedRelatedFilter(admin.RelatedFieldListFilter):
@@ -48,34 +47,13 @@ def _changed_fields(form, allowed) -> dict:
 
 
 @admin.register(Deal)
-class DealAdmin(TenantScopedAdmin):
+class DealAdmin(ObjectTenantAdmin):
     list_display = ["title", "contact", "stage", "value", "currency", "owner", "status", "expected_close_date"]
     list_filter = ["status", ("stage__pipeline", ScopedRelatedFilter), ("stage", ScopedRelatedFilter)]
     search_fields = ["title", "contact__name", "contact__phone"]
     readonly_fields = ["status", "lost_reason", "closed_at", "created_by", "created_at", "updated_at"]
     actions = ["mark_won", "reopen"]
     change_list_template = "admin/crm/deal/change_list.html"
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # A superuser outside any tenant edits a deal inside the deal's tenant: its labels (a
-        # many-to-many, read through the scoped manager) exist only there. Rendered meanwhile.
-        obj = self.get_object(request, object_id) if object_id and is_platform_view(request) else None
-        if obj is None:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        with tenant_context(obj.tenant):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            if hasattr(response, "render"):
-                response.render()
-        return response
-
-    def formfield_for_manytomany(self, db_field, request, **kwargs):
-        # Built here: ManyToManyField.formfield() touches the default manager before taking our
-        # queryset, which fails in the platform view (no tenant).
-        if db_field.name == "labels":
-            return forms.ModelMultipleChoiceField(
-                queryset=self._scoped_choices(request, DealLabel), required=False, label=db_field.verbose_name
-            )
-        return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     def save_model(self, request, obj, form, change):
         fields = set(services_sales.DEAL_FIELDS) - {"labels"}

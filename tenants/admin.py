@@ -10,7 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_access import admin_role
 from accounts.models import Role
-from tenants.context import get_current_tenant
+from tenants.context import get_current_tenant, tenant_context
 from tenants.hours import DAYS, business_hours_validate
 from tenants.models import Tenant, TenantOwned
 from tenants.services import SETTINGS_FIELDS, tenant_settings_update
@@ -111,6 +111,19 @@ class TenantScopedAdmin(admin.ModelAdmin):
         queryset = self._scoped_choices(request, db_field.remote_field.model)
         if queryset is not None and "queryset" not in kwargs:
             kwargs["queryset"] = queryset
+        if is_platform_view(request) and issubclass(db_field.remote_field.model, TenantOwned):
+            # ManyToManyField.formfield() touches the related default manager before taking our
+            # queryset, and that manager refuses outside a tenant: build the field here.
+            from django.contrib.admin.widgets import FilteredSelectMultiple
+            from django.forms import ModelMultipleChoiceField
+            from django.utils.text import capfirst
+
+            widget = None
+            if db_field.name in (*self.filter_horizontal, *self.filter_vertical):
+                widget = FilteredSelectMultiple(db_field.verbose_name, db_field.name in self.filter_vertical)
+            return ModelMultipleChoiceField(
+                required=not db_field.blank, label=capfirst(db_field.verbose_name), widget=widget, **kwargs
+            )
         return super().formfield_for_manytomany(db_field, request, **kwargs)
 
     # --- permissions by tenant role -----------------------------------------
@@ -142,6 +155,22 @@ class TenantScopedAdmin(admin.ModelAdmin):
         """For admin actions that write: `@admin.action(permissions=["manage"])`. Actions without
         `permissions` are offered to everyone who may view the list, supervisors included."""
         return self._can_manage(request)
+
+
+class ObjectTenantAdmin(TenantScopedAdmin):
+    """A superuser outside any tenant opens an object inside its own tenant: its inlines,
+    many-to-many values and choices are tenant-scoped queries."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id and is_platform_view(request):
+            obj = self.model.all_tenants.filter(pk=object_id).select_related("tenant").first()
+            if obj is not None:
+                with tenant_context(obj.tenant):
+                    response = super().changeform_view(request, object_id, form_url, extra_context)
+                    if hasattr(response, "render"):
+                        response.render()  # templates query lazily: render inside the tenant
+                    return response
+        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Tenant)

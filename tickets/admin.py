@@ -8,26 +8,10 @@ from django.utils.translation import gettext_lazy as _
 from accounts.admin_access import admin_role
 from accounts.models import User
 from config.errors import ProsaError
-from tenants.admin import TenantScopedAdmin, is_platform_view, tenant_members_queryset
+from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin, is_platform_view, tenant_members_queryset
 from tenants.context import get_current_tenant, tenant_context
 from tickets import services
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket, TicketEvent
-
-
-class _ObjectTenantAdmin(TenantScopedAdmin):
-    """A superuser outside any tenant opens an object inside its own tenant (its inlines and
-    foreign-key choices are tenant-scoped queries)."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if object_id and is_platform_view(request):
-            obj = self.model.all_tenants.filter(pk=object_id).select_related("tenant").first()
-            if obj is not None:
-                with tenant_context(obj.tenant):
-                    response = super().changeform_view(request, object_id, form_url, extra_context)
-                    if hasattr(response, "render"):
-                        response.render()  # templates query lazily: render inside the tenant
-                    return response
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
 
 @admin.register(Queue)
@@ -78,7 +62,7 @@ class QuickReplyAdmin(TenantScopedAdmin):
 
 
 @admin.register(ScheduledMessage)
-class ScheduledMessageAdmin(_ObjectTenantAdmin):
+class ScheduledMessageAdmin(ObjectTenantAdmin):
     list_display = ["ticket", "send_at", "status", "created_by"]
     list_filter = ["status"]
     list_select_related = ["ticket__contact", "created_by"]
@@ -135,7 +119,7 @@ class TicketActionForm(ActionForm):
 
 
 @admin.register(Ticket)
-class TicketAdmin(_ObjectTenantAdmin):
+class TicketAdmin(ObjectTenantAdmin):
     """History of tickets (read-only); bulk close and transfer go through the services."""
 
     list_display = ["protocol", "contact", "status", "priority", "queue", "assignee", "last_message_at"]

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
 from campaigns.models import Campaign, CampaignRecipient
+from config.api.fields import TenantRelatedField
 from crm.models import Contact, Tag
-from whatsapp.api.templates import TenantRelatedField
 from whatsapp.models import Connection, MessageTemplate
 
 

@@ -8,6 +8,7 @@ import re
 from rest_framework import serializers
 
 from accounts.models import User
+from config.api.fields import TenantRelatedField
 from crm.models import Contact, Deal, DealActivity, DealLabel, Escalation, Meeting, Pipeline, Stage, Task
 from tickets.models import Ticket
 
@@ -18,18 +19,6 @@ def _color(value: str) -> str:
     if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
         raise serializers.ValidationError("Use a hex color such as #22c55e.")
     return value.lower()
-
-
-class _Scoped(serializers.PrimaryKeyRelatedField):
-    """A related id looked up in the current tenant only (the queryset is built per request)."""
-
-    def __init__(self, model, **kwargs):
-        self.model = model
-        kwargs.setdefault("queryset", model.objects.none())
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
 
 
 class TenantDateTimeField(serializers.DateTimeField):
@@ -68,7 +57,7 @@ class ContactRefSerializer(serializers.Serializer):
 
 
 class StageSerializer(serializers.ModelSerializer):
-    pipeline = _Scoped(Pipeline)
+    pipeline = TenantRelatedField(Pipeline)
 
     class Meta:
         model = Stage
@@ -142,14 +131,14 @@ class DealWriteSerializer(serializers.Serializer):
     required on create; no `stage` → the first stage of the default pipeline)."""
 
     title = serializers.CharField(max_length=200, required=False)
-    contact = _Scoped(Contact, required=False, allow_null=True)
-    stage = _Scoped(Stage, required=False)
+    contact = TenantRelatedField(Contact, required=False, allow_null=True)
+    stage = TenantRelatedField(Stage, required=False)
     value = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     currency = serializers.RegexField(r"^[A-Za-z]{3}$", required=False, help_text="ISO 4217, e.g. BRL.")
     owner = _Person(required=False, allow_null=True)
     source = serializers.CharField(max_length=60, required=False, allow_blank=True)
     expected_close_date = serializers.DateField(required=False, allow_null=True)
-    labels = serializers.ListField(child=_Scoped(DealLabel), required=False, max_length=50)
+    labels = serializers.ListField(child=TenantRelatedField(DealLabel), required=False, max_length=50)
     custom_fields = serializers.DictField(required=False, child=serializers.JSONField(allow_null=True))
     budget = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False, allow_null=True)
     authority = serializers.CharField(max_length=200, required=False, allow_blank=True)
@@ -163,7 +152,7 @@ class DealWriteSerializer(serializers.Serializer):
 
 
 class DealMoveSerializer(serializers.Serializer):
-    stage = _Scoped(Stage)
+    stage = TenantRelatedField(Stage)
 
 
 class DealLoseSerializer(serializers.Serializer):
@@ -171,7 +160,7 @@ class DealLoseSerializer(serializers.Serializer):
 
 
 class ActivitySerializer(serializers.ModelSerializer):
-    deal = _Scoped(Deal)
+    deal = TenantRelatedField(Deal)
     actor = UserRefSerializer(read_only=True, allow_null=True)
     type = serializers.ChoiceField(choices=DealActivity.Type.choices)
     occurred_at = serializers.DateTimeField(required=False)
@@ -215,9 +204,9 @@ class TaskWriteSerializer(serializers.Serializer):
     due_at = TenantDateTimeField(required=False)
     remind_at = TenantDateTimeField(required=False, allow_null=True)
     assignee = _Person(required=False, allow_null=True)
-    contact = _Scoped(Contact, required=False, allow_null=True)
-    deal = _Scoped(Deal, required=False, allow_null=True)
-    ticket = _Scoped(Ticket, required=False, allow_null=True)
+    contact = TenantRelatedField(Contact, required=False, allow_null=True)
+    deal = TenantRelatedField(Deal, required=False, allow_null=True)
+    ticket = TenantRelatedField(Ticket, required=False, allow_null=True)
 
     def validate(self, attrs):
         if self.context.get("creating"):
@@ -244,8 +233,8 @@ class MeetingSerializer(serializers.ModelSerializer):
 
 class MeetingWriteSerializer(serializers.Serializer):
     title = serializers.CharField(max_length=200, required=False)
-    contact = _Scoped(Contact, required=False)
-    deal = _Scoped(Deal, required=False, allow_null=True)
+    contact = TenantRelatedField(Contact, required=False)
+    deal = TenantRelatedField(Deal, required=False, allow_null=True)
     organizer = _Person(required=False, allow_null=True)
     starts_at = TenantDateTimeField(required=False)
     duration_minutes = serializers.IntegerField(min_value=1, max_value=24 * 60, required=False)
@@ -288,7 +277,7 @@ class EscalationSerializer(serializers.ModelSerializer):
 
 
 class EscalationCreateSerializer(serializers.Serializer):
-    ticket = _Scoped(Ticket)
+    ticket = TenantRelatedField(Ticket)
     reason = serializers.CharField(max_length=2000)
     priority = serializers.ChoiceField(choices=Escalation.Priority.choices, default=Escalation.Priority.NORMAL)
 

@@ -2,6 +2,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api.fields import TenantRelatedField
+from tickets.models import Queue
 from whatsapp import services
 from whatsapp.choices import ConnectionStatus, Provider
 from whatsapp.models import Connection
@@ -68,16 +70,6 @@ class ConnectionDetailSerializer(ConnectionSerializer):
         return obj.verify_token if obj.provider == Provider.CLOUD else None
 
 
-@extend_schema_field(OpenApiTypes.INT)
-class _TenantQueueField(serializers.PrimaryKeyRelatedField):
-    """A queue of the current tenant (another tenant's id does not exist)."""
-
-    def get_queryset(self):
-        from tickets.models import Queue
-
-        return Queue.objects.all()
-
-
 class ConnectionWriteSerializer(serializers.Serializer):
     """Settings an admin sends. Credentials are write-only; on update an omitted or empty credential
     keeps the stored one. The provider is chosen on creation only."""
@@ -88,8 +80,11 @@ class ConnectionWriteSerializer(serializers.Serializer):
     greeting_message = serializers.CharField(required=False, allow_blank=True)
     farewell_message = serializers.CharField(required=False, allow_blank=True)
     out_of_hours_message = serializers.CharField(required=False, allow_blank=True)
-    default_queue = _TenantQueueField(
-        required=False, allow_null=True, help_text="New tickets go there; empty: the customer picks from the menu."
+    default_queue = TenantRelatedField(
+        Queue,
+        required=False,
+        allow_null=True,
+        help_text="New tickets go there; empty: the customer picks from the menu.",
     )
     api_base_url = serializers.CharField(
         max_length=200, required=False, allow_blank=True, help_text="Evolution server; empty for Meta's Graph API."

@@ -1,29 +1,17 @@
 """`/api/v1/whatsapp/templates/`: Cloud API message templates (synced from Meta, submitted here)."""
 
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema, extend_schema_field
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.permissions import IsTenantMember, IsTenantStaff
+from config.api.fields import TenantRelatedField
 from tenants.context import require_current_tenant
 from whatsapp import templates
 from whatsapp.choices import Provider
 from whatsapp.models import Connection, MessageTemplate
-
-
-@extend_schema_field(OpenApiTypes.INT)
-class TenantRelatedField(serializers.PrimaryKeyRelatedField):
-    """A tenant-owned object by id, looked up in the current tenant only (another tenant's id is
-    answered like a missing one)."""
-
-    def __init__(self, model=None, **kwargs):
-        self.model = model
-        super().__init__(**kwargs)
-
-    def get_queryset(self):
-        return self.model.objects.all()
 
 
 class MessageTemplateSerializer(serializers.ModelSerializer):

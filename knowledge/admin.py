@@ -111,9 +111,6 @@ class ArticleAdmin(TenantScopedAdmin):
         form.instance = obj
         obj.pk, obj.tenant_id = saved.pk, saved.tenant_id
 
-    def save_related(self, request, form, formsets, change):
-        pass  # no editable relations; the versions inline is read-only
-
     def _set_status(self, request, queryset, status):
         count = 0
         for article in queryset:

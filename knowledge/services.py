@@ -343,6 +343,7 @@ def _import_one(*, tenant, actor, row: dict, status: str, existing: dict, result
         existing[(article.title.lower(), article.language)] = article
         result.created.append(article.pk)
         return
+    values["title"] = found.title  # matched regardless of case: the base keeps its own spelling
     changes = {name: value for name, value in values.items() if getattr(found, name) != value}
     if not changes:
         result.unchanged.append(found.pk)

@@ -9,24 +9,24 @@ language (`prosa_portuguese`, `prosa_english`, `prosa_spanish`, created by migra
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import GinIndex
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import F, Func, TextField, Value
+from django.db.models import Func, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import TenantOwned
 
-# Accented letters folded to their base letter by the trigram searches (an immutable `translate`,
-# so it can be indexed; `unaccent()` cannot). Both cases: the fold works under any collation.
+# Accented letters folded to their base letter when the title is compared with the query by
+# trigrams (`translate` works without the unaccent extension). Both cases: any collation.
 ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
 UNACCENTED = "AAAAAAEEEEIIIIOOOOOUUUUCNYaaaaaaeeeeiiiiooooouuuucnyy"
 
 
 def folded(expression):
-    """Lower case without accents, in SQL (the expression the title's trigram index is on)."""
+    """Lower case without accents, in SQL."""
     return Lower(Func(expression, Value(ACCENTED), Value(UNACCENTED), function="translate", output_field=TextField()))
 
 
@@ -104,7 +104,6 @@ class Article(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "status", "updated_at"], name="knowledge_article_status"),
             GinIndex(fields=["search_vector"], name="knowledge_article_search"),
-            GinIndex(OpClass(folded(F("title")), name="gin_trgm_ops"), name="knowledge_article_title_trgm"),
             GinIndex(fields=["tags"], name="knowledge_article_tags"),
         ]
 

@@ -6,10 +6,10 @@ runs offline on PostgreSQL alone:
 1. typo correction: each query word of 4+ letters that is not in the tenant's vocabulary
    (knowledge.models.Term) is widened with its closest terms by trigram similarity
    ("entega" → "entrega"); one query;
-2. full-text search: the words (and corrections) OR-ed in a tsquery of each article's language
+2. full-text search: the words (and corrections) OR-ed in a tsquery of each language's
    configuration (stemming, stop words, accents folded by `unaccent`), matched against the stored
-   `search_vector` (GIN index); the title's trigram index also catches a title-like query with a
-   typo. One query, ranked and highlighted.
+   `search_vector` (GIN index). The best matches by `ts_rank` are the candidates; only they get
+   the full score and a highlighted excerpt. One query.
 
 Score: `ts_rank` of the OR query (title weighs most, then category, then body) plus `ts_rank` of
 all the words together (so an article with every word wins) plus half the word similarity of the
@@ -32,6 +32,7 @@ from tenants.context import require_current_tenant
 from tenants.models import Tenant
 
 MAX_LIMIT = 50
+CANDIDATES = 60  # at least this many full-text and title candidates get the full score
 MAX_QUERY_WORDS = 24
 MAX_QUERY_CHARS = 1000
 CORRECTIONS_PER_WORD = 2
@@ -173,7 +174,13 @@ def knowledge_search(
     all_sql, all_params = _per_language(
         languages, lambda config: (f"plainto_tsquery('{config}'::regconfig, %s)", [query])
     )
-    matches_sql = f"search_vector @@ {any_sql}"
+    # One arm per language, each a constant tsquery, so the GIN index can serve every arm.
+    match_arms, match_params = [], []
+    for code in languages:
+        arm_sql, arm_params = _any_of(SEARCH_CONFIGS[code], terms)
+        match_arms.append(f"(language = %s AND search_vector @@ {arm_sql})")
+        match_params += [code, *arm_params]
+    matches_sql = "(" + " OR ".join(match_arms) + ")"
     rank_sql = f"ts_rank(search_vector, {any_sql}) + ts_rank(search_vector, {all_sql})"
     headline_sql, headline_params = _per_language(
         languages,
@@ -183,26 +190,30 @@ def knowledge_search(
         ),
     )
     title = folded(F("title"))
+    title_similarity = Func(Value(folded_query), title, function="word_similarity", output_field=FloatField())
+    # Candidates first, cheaply: the best full-text matches by one ts_rank. Only they get the full
+    # score (a second ts_rank and the title's word similarity, ~0.1 ms a row): a common word can
+    # match most of a large base.
+    pool = max(limit * 10, CANDIDATES)
+    text_matches = (
+        articles.filter(RawSQL(matches_sql, match_params, output_field=BooleanField()))
+        .annotate(text_rank=RawSQL(f"ts_rank(search_vector, {any_sql})", any_params, output_field=FloatField()))
+        .order_by("-text_rank", "pk")
+        .values("pk")[:pool]
+    )
     hits = (
-        articles.annotate(
+        Article.objects.filter(tenant=tenant)
+        .defer("search_vector")
+        .filter(pk__in=text_matches)
+        .annotate(
             rank=RawSQL(rank_sql, [*any_params, *all_params], output_field=FloatField()),
-            title_similarity=Func(Value(folded_query), title, function="word_similarity", output_field=FloatField()),
+            title_similarity=title_similarity,
         )
         .annotate(score=F("rank") + Value(TITLE_SIMILARITY_WEIGHT) * F("title_similarity"))
-        .filter(RawSQL(matches_sql, any_params, output_field=BooleanField()) | WordSimilar(Value(folded_query), title))
         .annotate(headline=RawSQL(headline_sql, headline_params, output_field=TextField()))
         .order_by("-score", "-usage_count", "pk")[:limit]
     )
     return [SearchHit(article=hit, score=round(hit.score, 6), headline=_headline_html(hit.headline)) for hit in hits]
-
-
-class WordSimilar(Func):
-    """`query <% text` (pg_trgm): the query is nearly a run of words of the text. On the folded
-    title it is served by the title's trigram index."""
-
-    arg_joiner = " <%% "
-    template = "(%(expressions)s)"
-    output_field = BooleanField()
 
 
 def _headline_html(headline: str | None) -> str:

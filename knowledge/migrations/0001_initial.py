@@ -147,10 +147,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='article',
-            index=django.contrib.postgres.indexes.GinIndex(django.contrib.postgres.indexes.OpClass(django.db.models.functions.text.Lower(models.Func(models.F('title'), models.Value('ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ'), models.Value('AAAAAAEEEEIIIIOOOOOUUUUCNYaaaaaaeeeeiiiiooooouuuucnyy'), function='translate', output_field=models.TextField())), name='gin_trgm_ops'), name='knowledge_article_title_trgm'),
-        ),
-        migrations.AddIndex(
-            model_name='article',
             index=django.contrib.postgres.indexes.GinIndex(fields=['tags'], name='knowledge_article_tags'),
         ),
         migrations.AddConstraint(

@@ -103,6 +103,8 @@ class Article(TenantOwned):
         ordering = ["title", "id"]
         indexes = [
             models.Index(fields=["tenant", "status", "updated_at"], name="knowledge_article_status"),
+            # Which languages a tenant writes in (search reads only those): an index-only scan.
+            models.Index(fields=["tenant", "language"], name="knowledge_article_language"),
             GinIndex(fields=["search_vector"], name="knowledge_article_search"),
             GinIndex(fields=["tags"], name="knowledge_article_tags"),
         ]

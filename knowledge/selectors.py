@@ -32,7 +32,7 @@ from tenants.context import require_current_tenant
 from tenants.models import Tenant
 
 MAX_LIMIT = 50
-CANDIDATES = 60  # at least this many full-text and title candidates get the full score
+CANDIDATES = 60  # at least this many full-text candidates get the full score
 MAX_QUERY_WORDS = 24
 MAX_QUERY_CHARS = 1000
 CORRECTIONS_PER_WORD = 2
@@ -88,45 +88,82 @@ def article_chunks_without_embedding(*, tenant: Tenant, model: str, limit: int =
 # --- Search ----------------------------------------------------------------------------------
 
 
-def query_corrections(*, tenant: Tenant, words: list[str]) -> dict[str, list[str]]:
-    """{word: closest vocabulary terms} for the words (folded, 4+ letters) the vocabulary lacks."""
-    candidates = [word for word in words if len(word) >= text.MIN_CORRECTED_WORD]
-    if not candidates:
-        return {}
+@dataclass(frozen=True)
+class _Readings:
+    """What the first query learns: corrections, and each configuration's tsquery (as text) of
+    the words and of the whole query."""
+
+    corrections: dict[str, list[str]]
+    any_word: dict[str, str]  # config → 'a' | 'b' | … (deduplicated lexemes), "" when none
+    all_words: dict[str, str]  # config → plainto_tsquery of the whole query
+    languages: set[str]  # the languages the tenant has articles in
+
+
+def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str]) -> _Readings:
+    """One statement: vocabulary terms close to each folded word of 4+ letters, and the tsquery of
+    every typed word, candidate correction and the whole query in each configuration."""
+    asked = [word for word in text.words(" ".join(typed)) if len(word) >= text.MIN_CORRECTED_WORD]
     sql = f"""
-        SELECT asked.word, term.word, similarity(term.word, asked.word)
-        FROM unnest(%s::text[]) AS asked(word)
-        CROSS JOIN LATERAL (
-            SELECT word FROM {Term._meta.db_table}
-            WHERE tenant_id = %s AND word %% asked.word
-            ORDER BY word <-> asked.word, word
-            LIMIT {CORRECTIONS_PER_WORD + 1}
-        ) AS term
+        WITH close AS (
+            SELECT asked.word AS asked, term.word AS term, similarity(term.word, asked.word) AS similarity
+            FROM unnest(%s::text[]) AS asked(word)
+            -- Only words the vocabulary lacks are looked up by similarity (the costly part).
+            CROSS JOIN LATERAL (SELECT NOT EXISTS (
+                SELECT 1 FROM {Term._meta.db_table} WHERE tenant_id = %s AND word = asked.word
+            ) AS unknown) AS known
+            CROSS JOIN LATERAL (
+                SELECT word FROM {Term._meta.db_table}
+                WHERE known.unknown AND tenant_id = %s AND word %% asked.word
+                ORDER BY word <-> asked.word, word
+                LIMIT {CORRECTIONS_PER_WORD + 1}
+            ) AS term
+        ),
+        configs AS (SELECT unnest(%s::text[]) AS config),
+        words AS (SELECT unnest(%s::text[]) AS word UNION SELECT term FROM close)
+        SELECT 'close', asked, term, similarity::text FROM close
+        UNION ALL
+        SELECT 'word', config, word, plainto_tsquery(config::regconfig, word)::text FROM configs, words
+        UNION ALL
+        SELECT 'query', config, NULL, plainto_tsquery(config::regconfig, %s)::text FROM configs
+        UNION ALL
+        SELECT DISTINCT 'language', language, NULL, NULL FROM {Article._meta.db_table} WHERE tenant_id = %s
     """
     found: dict[str, list[tuple[str, float]]] = {}
+    lexemes: dict[tuple[str, str], str] = {}
+    all_words: dict[str, str] = {}
+    languages: set[str] = set()
     with connection.cursor() as cursor:
-        cursor.execute(sql, [candidates, tenant.pk])
-        for asked, term, similarity in cursor.fetchall():
-            found.setdefault(asked, []).append((term, similarity))
+        cursor.execute(sql, [asked, tenant.pk, tenant.pk, configs, typed, query, tenant.pk])
+        for kind, first, second, value in cursor.fetchall():
+            if kind == "close":
+                found.setdefault(first, []).append((second, float(value)))
+            elif kind == "word":
+                lexemes[(first, second)] = value
+            elif kind == "query":
+                all_words[first] = value
+            else:
+                languages.add(first)
     corrections = {}
-    for asked, terms in found.items():
-        if any(term == asked for term, _similarity in terms):
-            continue  # a known word: nothing to correct
+    for word, terms in found.items():
         close = [term for term, similarity in terms if similarity >= MIN_CORRECTION_SIMILARITY]
         if close:
-            corrections[asked] = close[:CORRECTIONS_PER_WORD]
-    return corrections
+            corrections[word] = close[:CORRECTIONS_PER_WORD]
+    words = [*typed, *(term for close in corrections.values() for term in close)]
+    any_word = {}
+    for config in configs:
+        parts = dict.fromkeys(lexemes.get((config, word), "") for word in words)
+        any_word[config] = " | ".join(f"( {part} )" for part in parts if part)
+    return _Readings(corrections=corrections, any_word=any_word, all_words=all_words, languages=languages)
+
+
+def query_corrections(*, tenant: Tenant, words: list[str]) -> dict[str, list[str]]:
+    """{word: closest vocabulary terms} for the words (4+ letters) the vocabulary lacks."""
+    return _readings(tenant=tenant, typed=words, query=" ".join(words), configs=[]).corrections
 
 
 def _query_words(query: str) -> list[str]:
     """The query's words as typed (accents kept: the configuration folds them when it can)."""
     return list(dict.fromkeys(re.findall(r"[^\W_]+", query)))[:MAX_QUERY_WORDS]
-
-
-def _any_of(config: str, terms: list[str]) -> tuple[str, list[str]]:
-    """A tsquery matching any of the terms, in `config` (each term stemmed, stop words dropped)."""
-    sql = " || ".join(f"plainto_tsquery('{config}'::regconfig, %s)" for _term in terms)
-    return f"({sql})", list(terms)
 
 
 def _per_language(languages: list[str], build) -> tuple[str, list]:
@@ -150,17 +187,46 @@ def knowledge_search(
     tenant: Tenant | None = None,
 ) -> list[SearchHit]:
     """The articles that best answer `query`, best first (see the module's docstring). Runs in the
-    current tenant unless `tenant` is given; two queries at most."""
+    current tenant unless `tenant` is given; two queries."""
     tenant = tenant or require_current_tenant()
     query = " ".join(query.split())[:MAX_QUERY_CHARS]
     typed = _query_words(query)
     if not typed:
         return []
     limit = max(1, min(int(limit), MAX_LIMIT))
-    corrections = query_corrections(tenant=tenant, words=text.words(" ".join(typed)))
-    terms = list(dict.fromkeys([*typed, *(term for close in corrections.values() for term in close)]))
     languages = [language] if language else list(SEARCH_CONFIGS)
-    folded_query = text.fold(query)
+    readings = _readings(tenant=tenant, typed=typed, query=query, configs=[SEARCH_CONFIGS[code] for code in languages])
+    # The match is one constant tsquery — every language's reading of the words, deduplicated — so
+    # the GIN index serves it (per-language arms `language = … AND …`, or repeated lexemes that
+    # inflate the row estimate, make PostgreSQL read every vector: ~10x slower at 5,000 articles).
+    # An article matched only by another language's reading ranks by its own, so it sinks.
+    # Only the readings of languages the tenant writes in: a Portuguese base is not searched for
+    # the English reading of Portuguese words ("o", "de"), which only widens the scan.
+    languages = [code for code in languages if code in readings.languages]
+    union = dict.fromkeys(
+        part for code in languages for part in readings.any_word[SEARCH_CONFIGS[code]].split(" | ") if part
+    )
+    if not union:
+        return []  # only stop words
+    matches_sql = "search_vector @@ %s::tsquery"
+    match_params = [" | ".join(union)]
+
+    def any_word(config):
+        return "%s::tsquery", [readings.any_word[config]]
+
+    def all_words(config):
+        return "%s::tsquery", [readings.all_words[config]]
+
+    any_sql, any_params = _per_language(languages, any_word)
+    all_sql, all_params = _per_language(languages, all_words)
+    rank_sql = f"COALESCE(ts_rank(search_vector, {any_sql}), 0) + COALESCE(ts_rank(search_vector, {all_sql}), 0)"
+    headline_sql, headline_params = _per_language(
+        languages,
+        lambda config: (
+            f"ts_headline('{config}'::regconfig, body, %s::tsquery, %s)",
+            [readings.any_word[config], HEADLINE_OPTIONS],
+        ),
+    )
 
     articles = article_list(tenant=tenant, published_only=published_only)
     if language:
@@ -169,37 +235,20 @@ def knowledge_search(
         articles = articles.filter(tags__overlap=[tag.strip().lower() for tag in tags])
     if categories:
         articles = articles.filter(category__in=categories)
-
-    any_sql, any_params = _per_language(languages, lambda config: _any_of(config, terms))
-    all_sql, all_params = _per_language(
-        languages, lambda config: (f"plainto_tsquery('{config}'::regconfig, %s)", [query])
-    )
-    # One arm per language, each a constant tsquery, so the GIN index can serve every arm.
-    match_arms, match_params = [], []
-    for code in languages:
-        arm_sql, arm_params = _any_of(SEARCH_CONFIGS[code], terms)
-        match_arms.append(f"(language = %s AND search_vector @@ {arm_sql})")
-        match_params += [code, *arm_params]
-    matches_sql = "(" + " OR ".join(match_arms) + ")"
-    rank_sql = f"ts_rank(search_vector, {any_sql}) + ts_rank(search_vector, {all_sql})"
-    headline_sql, headline_params = _per_language(
-        languages,
-        lambda config: (
-            f"ts_headline('{config}'::regconfig, body, {_any_of(config, terms)[0]}, %s)",
-            [*terms, HEADLINE_OPTIONS],
-        ),
-    )
-    title = folded(F("title"))
-    title_similarity = Func(Value(folded_query), title, function="word_similarity", output_field=FloatField())
     # Candidates first, cheaply: the best full-text matches by one ts_rank. Only they get the full
     # score (a second ts_rank and the title's word similarity, ~0.1 ms a row): a common word can
     # match most of a large base.
     pool = max(limit * 10, CANDIDATES)
     text_matches = (
         articles.filter(RawSQL(matches_sql, match_params, output_field=BooleanField()))
-        .annotate(text_rank=RawSQL(f"ts_rank(search_vector, {any_sql})", any_params, output_field=FloatField()))
+        .annotate(
+            text_rank=RawSQL(f"COALESCE(ts_rank(search_vector, {any_sql}), 0)", any_params, output_field=FloatField())
+        )
         .order_by("-text_rank", "pk")
         .values("pk")[:pool]
+    )
+    title_similarity = Func(
+        Value(text.fold(query)), folded(F("title")), function="word_similarity", output_field=FloatField()
     )
     hits = (
         Article.objects.filter(tenant=tenant)

@@ -143,6 +143,10 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='article',
+            index=models.Index(fields=['tenant', 'language'], name='knowledge_article_language'),
+        ),
+        migrations.AddIndex(
+            model_name='article',
             index=django.contrib.postgres.indexes.GinIndex(fields=['search_vector'], name='knowledge_article_search'),
         ),
         migrations.AddIndex(
@@ -164,5 +168,12 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='term',
             constraint=models.UniqueConstraint(fields=('tenant', 'word'), name='knowledge_term_unique_word'),
+        ),
+        # Searches read the vectors of every matching article (match, rank): stored uncompressed
+        # they are read ~6x faster than pglz-compressed (measured at 5,000 articles), for ~40% more
+        # TOAST. Django does not track column storage: this is SQL only.
+        migrations.RunSQL(
+            "ALTER TABLE knowledge_article ALTER COLUMN search_vector SET STORAGE EXTERNAL",
+            reverse_sql=migrations.RunSQL.noop,
         ),
     ]

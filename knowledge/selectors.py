@@ -3,17 +3,18 @@
 `knowledge_search` is what agents (the inbox, the API) and AI agents (grounded answers) call. It
 runs offline on PostgreSQL alone:
 
-1. typo correction: each query word of 4+ letters that is not in the tenant's vocabulary
-   (knowledge.models.Term) is widened with its closest terms by trigram similarity
-   ("entega" → "entrega"); one query;
-2. full-text search: the words (and corrections) OR-ed in a tsquery of each language's
-   configuration (stemming, stop words, accents folded by `unaccent`), matched against the stored
-   `search_vector` (GIN index). The best matches by `ts_rank` are the candidates; only they get
-   the full score and a highlighted excerpt. One query.
+1. one statement learns what the query means: each word of 4+ letters the tenant's vocabulary
+   (knowledge.models.Term) lacks is widened with its closest terms by trigram similarity
+   ("entega" → "entrega"); every word and correction is read (stemmed, stop words dropped,
+   accents folded by `unaccent`) by each language's configuration; the tenant's languages;
+2. full-text search: the deduplicated lexemes OR-ed in one constant tsquery, matched against the
+   stored `search_vector` (GIN index). The best matches by `ts_rank` are the candidates; only they
+   get the full score and a highlighted excerpt.
 
-Score: `ts_rank` of the OR query (title weighs most, then category, then body) plus `ts_rank` of
-all the words together (so an article with every word wins) plus half the word similarity of the
-query to the title. Roughly 0.1 = a single body match, above 1 = the words are in the title.
+Score: `ts_rank` of the OR query in the article's language (title weighs most, then category,
+then body) plus `ts_rank` of all the words together (so an article with every word wins) plus half
+the word similarity of the query to the title. Scores compare hits of one search; a match in the
+title scores well above a match in the body only.
 """
 
 from __future__ import annotations

@@ -231,6 +231,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "whatsapp.choices.ConnectionStatus",
         "ContactImportStatusEnum": "crm.models.ContactImport.Status",
+        "ArticleStatusEnum": "knowledge.models.Article.Status",
+        "ArticleLanguageEnum": "knowledge.models.Language",
     },
 }
 

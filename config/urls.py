@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("tickets.api.urls")),
     path("", include("crm.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("knowledge.api.urls")),
     path("whatsapp/", include("whatsapp.api.urls")),
 ]
 
@@ -20,6 +21,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("webhooks/whatsapp/", include("whatsapp.urls")),
     path("inbox/crm/", include("crm.urls")),
+    path("inbox/knowledge/", include("knowledge.urls")),
     path("inbox/", include("tickets.urls")),
     path("", include("accounts.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

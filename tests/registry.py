@@ -46,6 +46,8 @@ from crm.tests.factories import (
     TagFactory,
     TaskFactory,
 )
+from knowledge.models import Article, ArticleChunk, ArticleVersion, Term
+from knowledge.tests.factories import ArticleChunkFactory, ArticleFactory, ArticleVersionFactory, TermFactory
 from tenants.models import Tenant, TenantOwned
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, TenantSequence, Ticket, TicketEvent
 from tickets.tests.factories import (
@@ -303,3 +305,35 @@ def _campaign_recipient(tenant: Tenant) -> CampaignRecipient:
     connection = ConnectionFactory(tenant=tenant, name=f"Mailings of {tenant.slug}")
     campaign = CampaignFactory(tenant=tenant, connection=connection, name=f"Mailing of {tenant.slug}")
     return CampaignRecipientFactory(tenant=tenant, campaign=campaign, contact=_contact(tenant))
+
+
+# --- knowledge base ------------------------------------------------------------------------
+def _article_in(tenant: Tenant, what: str) -> Article:
+    return ArticleFactory(
+        tenant=tenant,
+        title=f"{what} of {tenant.slug}",
+        body=f"How {tenant.slug} handles {what.lower()}.",
+        category=f"Help of {tenant.slug}",
+        tags=[f"faq-{tenant.slug}"],
+    )
+
+
+@register(Article)
+def _article(tenant: Tenant) -> Article:
+    return _article_in(tenant, "Delivery")
+
+
+@register(ArticleVersion)
+def _article_version(tenant: Tenant) -> ArticleVersion:
+    article = _article_in(tenant, "Returns")
+    return ArticleVersionFactory(tenant=tenant, article=article, title=f"Old returns of {tenant.slug}")
+
+
+@register(ArticleChunk)
+def _article_chunk(tenant: Tenant) -> ArticleChunk:
+    return ArticleChunkFactory(tenant=tenant, article=_article_in(tenant, "Invoices"))
+
+
+@register(Term)
+def _term(tenant: Tenant) -> Term:
+    return TermFactory(tenant=tenant, word=f"term{tenant.slug}")

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from accounts.models import Invite, Membership, Role, User
 from config.redis import get_redis
 from crm.models import Contact, Stage
+from knowledge.models import ArticleVersion
 from tenants.context import tenant_context
 from tenants.models import Tenant, TenantOwned
 from tenants.tests.factories import TenantFactory
@@ -58,6 +59,7 @@ ROUTE_OBJECTS: dict[str, tuple[type[models.Model], str]] = {
 # kwarg → (its tenant-owned model, the URL kwargs that address one such object).
 NESTED_OBJECTS = {
     "message_id": (Message, lambda message: {"pk": message.ticket_id, "message_id": message.pk}),
+    "version_id": (ArticleVersion, lambda version: {"pk": version.article_id, "version_id": version.pk}),
 }
 
 # Bodies that pass validation, so that a view which validates before looking the object up still
@@ -83,6 +85,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("deal-lose", "POST"): {"reason": "Chose a competitor"},
     ("meeting-reschedule", "POST"): lambda world: {"starts_at": (timezone.now() + timedelta(days=3)).isoformat()},
     ("campaign-detail", "PUT"): {"name": "Renamed campaign of A"},
+    ("knowledge-article-detail", "PUT"): {"title": "Renamed article of A"},
 }
 
 # What the control call with A's own object answers when success needs an outside provider: the

@@ -665,6 +665,15 @@
         form.querySelector("textarea").focus();
         break;
       }
+      case "insert-article": {
+        // A knowledge base article into the composer (the button's hx-post counts the use).
+        const textarea = composer()?.querySelector("textarea");
+        if (!textarea) break;
+        insertAtCursor(textarea, target.dataset.text);
+        autoGrow(textarea);
+        drafts.set(composer().dataset.ticketId, textarea.value);
+        break;
+      }
       case "cancel-reply":
         composer().querySelector("[name=reply_to]").value = "";
         $("#reply-preview").hidden = true;

@@ -1,0 +1,273 @@
+"""Reads of the knowledge base, and its search.
+
+`knowledge_search` is what agents (the inbox, the API) and AI agents (grounded answers) call. It
+runs offline on PostgreSQL alone:
+
+1. one statement learns what the query means: each word of 4+ letters the tenant's vocabulary
+   (knowledge.models.Term) lacks is widened with its closest terms by trigram similarity
+   ("entega" → "entrega"); every word and correction is read (stemmed, stop words dropped,
+   accents folded by `unaccent`) by each language's configuration; the tenant's languages;
+2. full-text search: the deduplicated lexemes OR-ed in one constant tsquery, matched against the
+   stored `search_vector` (GIN index). The best matches by `ts_rank` are the candidates; only they
+   get the full score and a highlighted excerpt.
+
+Score: `ts_rank` of the OR query in the article's language (title weighs most, then category,
+then body) plus `ts_rank` of all the words together (so an article with every word wins) plus half
+the word similarity of the query to the title. Scores compare hits of one search; a match in the
+title scores well above a match in the body only.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from django.db import connection
+from django.db.models import BooleanField, F, FloatField, Func, QuerySet, TextField, Value
+from django.db.models.expressions import RawSQL
+from django.utils.html import escape
+
+from knowledge import text
+from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleVersion, Term, folded
+from tenants.context import require_current_tenant
+from tenants.models import Tenant
+
+MAX_LIMIT = 50
+CANDIDATES = 60  # at least this many full-text candidates get the full score
+MAX_QUERY_WORDS = 24
+MAX_QUERY_CHARS = 1000
+CORRECTIONS_PER_WORD = 2
+MIN_CORRECTION_SIMILARITY = 0.4
+TITLE_SIMILARITY_WEIGHT = 0.5
+# ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
+# first and the markers turned into <mark> after.
+_START, _STOP = "\x02", "\x03"
+HEADLINE_OPTIONS = (
+    f'StartSel={_START}, StopSel={_STOP}, MaxWords=35, MinWords=12, MaxFragments=2, FragmentDelimiter=" … "'
+)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    article: Article
+    score: float
+    headline: str  # an excerpt of the body, HTML-escaped, the matched words in <mark>…</mark>
+
+
+# --- Articles --------------------------------------------------------------------------------
+
+
+def article_list(*, tenant: Tenant, published_only: bool = False) -> QuerySet[Article]:
+    articles = Article.objects.filter(tenant=tenant).defer("search_vector")
+    if published_only:
+        articles = articles.filter(status=Article.Status.PUBLISHED)
+    return articles
+
+
+def article_version_list(*, article: Article) -> QuerySet[ArticleVersion]:
+    return ArticleVersion.objects.filter(tenant_id=article.tenant_id, article=article).select_related("created_by")
+
+
+def article_chunk_list(*, tenant: Tenant, article_ids: list[int] | None = None) -> QuerySet[ArticleChunk]:
+    """Passages of published articles (for hybrid ranking by the AI app)."""
+    chunks = ArticleChunk.objects.filter(tenant=tenant, article__status=Article.Status.PUBLISHED)
+    if article_ids is not None:
+        chunks = chunks.filter(article_id__in=article_ids)
+    return chunks.order_by("article_id", "ordinal")
+
+
+def article_chunks_without_embedding(*, tenant: Tenant, model: str, limit: int = 100) -> QuerySet[ArticleChunk]:
+    """Passages the AI app still has to embed with `model` (new, changed or embedded by another model)."""
+    return (
+        ArticleChunk.objects.filter(tenant=tenant)
+        .exclude(embedding__isnull=False, embedding_model=model)
+        .select_related("article")
+        .order_by("article_id", "ordinal")[:limit]
+    )
+
+
+# --- Search ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Readings:
+    """What the first query learns: corrections, and each configuration's tsquery (as text) of
+    the words and of the whole query."""
+
+    corrections: dict[str, list[str]]
+    any_word: dict[str, str]  # config → 'a' | 'b' | … (deduplicated lexemes), "" when none
+    all_words: dict[str, str]  # config → plainto_tsquery of the whole query
+    languages: set[str]  # the languages the tenant has articles in
+
+
+def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str]) -> _Readings:
+    """One statement: vocabulary terms close to each folded word of 4+ letters, and the tsquery of
+    every typed word, candidate correction and the whole query in each configuration."""
+    asked = [word for word in text.words(" ".join(typed)) if len(word) >= text.MIN_CORRECTED_WORD]
+    sql = f"""
+        WITH close AS (
+            SELECT asked.word AS asked, term.word AS term, similarity(term.word, asked.word) AS similarity
+            FROM unnest(%s::text[]) AS asked(word)
+            -- Only words the vocabulary lacks are looked up by similarity (the costly part).
+            CROSS JOIN LATERAL (SELECT NOT EXISTS (
+                SELECT 1 FROM {Term._meta.db_table} WHERE tenant_id = %s AND word = asked.word
+            ) AS unknown) AS known
+            CROSS JOIN LATERAL (
+                SELECT word FROM {Term._meta.db_table}
+                WHERE known.unknown AND tenant_id = %s AND word %% asked.word
+                ORDER BY word <-> asked.word, word
+                LIMIT {CORRECTIONS_PER_WORD + 1}
+            ) AS term
+        ),
+        configs AS (SELECT unnest(%s::text[]) AS config),
+        words AS (SELECT unnest(%s::text[]) AS word UNION SELECT term FROM close)
+        SELECT 'close', asked, term, similarity::text FROM close
+        UNION ALL
+        SELECT 'word', config, word, plainto_tsquery(config::regconfig, word)::text FROM configs, words
+        UNION ALL
+        SELECT 'query', config, NULL, plainto_tsquery(config::regconfig, %s)::text FROM configs
+        UNION ALL
+        SELECT DISTINCT 'language', language, NULL, NULL FROM {Article._meta.db_table} WHERE tenant_id = %s
+    """
+    found: dict[str, list[tuple[str, float]]] = {}
+    lexemes: dict[tuple[str, str], str] = {}
+    all_words: dict[str, str] = {}
+    languages: set[str] = set()
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [asked, tenant.pk, tenant.pk, configs, typed, query, tenant.pk])
+        for kind, first, second, value in cursor.fetchall():
+            if kind == "close":
+                found.setdefault(first, []).append((second, float(value)))
+            elif kind == "word":
+                lexemes[(first, second)] = value
+            elif kind == "query":
+                all_words[first] = value
+            else:
+                languages.add(first)
+    corrections = {}
+    for word, terms in found.items():
+        close = [term for term, similarity in terms if similarity >= MIN_CORRECTION_SIMILARITY]
+        if close:
+            corrections[word] = close[:CORRECTIONS_PER_WORD]
+    words = [*typed, *(term for close in corrections.values() for term in close)]
+    any_word = {}
+    for config in configs:
+        parts = dict.fromkeys(lexemes.get((config, word), "") for word in words)
+        any_word[config] = " | ".join(f"( {part} )" for part in parts if part)
+    return _Readings(corrections=corrections, any_word=any_word, all_words=all_words, languages=languages)
+
+
+def query_corrections(*, tenant: Tenant, words: list[str]) -> dict[str, list[str]]:
+    """{word: closest vocabulary terms} for the words (4+ letters) the vocabulary lacks."""
+    return _readings(tenant=tenant, typed=words, query=" ".join(words), configs=[]).corrections
+
+
+def _query_words(query: str) -> list[str]:
+    """The query's words as typed (accents kept: the configuration folds them when it can)."""
+    return list(dict.fromkeys(re.findall(r"[^\W_]+", query)))[:MAX_QUERY_WORDS]
+
+
+def _per_language(languages: list[str], build) -> tuple[str, list]:
+    """CASE language WHEN … THEN build(config) … END, with its parameters in order."""
+    parts, params = [], []
+    for code in languages:
+        sql, sql_params = build(SEARCH_CONFIGS[code])
+        parts.append(f"WHEN %s THEN {sql}")
+        params += [code, *sql_params]
+    return f"(CASE language {' '.join(parts)} END)", params
+
+
+def knowledge_search(
+    *,
+    query: str,
+    limit: int = 5,
+    language: str | None = None,
+    tags: list[str] | None = None,
+    categories: list[str] | None = None,
+    published_only: bool = True,
+    tenant: Tenant | None = None,
+) -> list[SearchHit]:
+    """The articles that best answer `query`, best first (see the module's docstring). Runs in the
+    current tenant unless `tenant` is given; two queries."""
+    tenant = tenant or require_current_tenant()
+    query = " ".join(query.split())[:MAX_QUERY_CHARS]
+    typed = _query_words(query)
+    if not typed:
+        return []
+    limit = max(1, min(int(limit), MAX_LIMIT))
+    languages = [language] if language else list(SEARCH_CONFIGS)
+    readings = _readings(tenant=tenant, typed=typed, query=query, configs=[SEARCH_CONFIGS[code] for code in languages])
+    # The match is one constant tsquery — every language's reading of the words, deduplicated — so
+    # the GIN index serves it (per-language arms `language = … AND …`, or repeated lexemes that
+    # inflate the row estimate, make PostgreSQL read every vector: ~10x slower at 5,000 articles).
+    # An article matched only by another language's reading ranks by its own, so it sinks.
+    # Only the readings of languages the tenant writes in: a Portuguese base is not searched for
+    # the English reading of Portuguese words ("o", "de"), which only widens the scan.
+    languages = [code for code in languages if code in readings.languages]
+    union = dict.fromkeys(
+        part for code in languages for part in readings.any_word[SEARCH_CONFIGS[code]].split(" | ") if part
+    )
+    if not union:
+        return []  # only stop words
+    matches_sql = "search_vector @@ %s::tsquery"
+    match_params = [" | ".join(union)]
+
+    def any_word(config):
+        return "%s::tsquery", [readings.any_word[config]]
+
+    def all_words(config):
+        return "%s::tsquery", [readings.all_words[config]]
+
+    any_sql, any_params = _per_language(languages, any_word)
+    all_sql, all_params = _per_language(languages, all_words)
+    rank_sql = f"COALESCE(ts_rank(search_vector, {any_sql}), 0) + COALESCE(ts_rank(search_vector, {all_sql}), 0)"
+    headline_sql, headline_params = _per_language(
+        languages,
+        lambda config: (
+            f"ts_headline('{config}'::regconfig, body, %s::tsquery, %s)",
+            [readings.any_word[config], HEADLINE_OPTIONS],
+        ),
+    )
+
+    articles = article_list(tenant=tenant, published_only=published_only)
+    if language:
+        articles = articles.filter(language=language)
+    if tags:
+        articles = articles.filter(tags__overlap=[tag.strip().lower() for tag in tags])
+    if categories:
+        articles = articles.filter(category__in=categories)
+    # Candidates first, cheaply: the best full-text matches by one ts_rank. Only they get the full
+    # score (a second ts_rank and the title's word similarity, ~0.1 ms a row): a common word can
+    # match most of a large base.
+    pool = max(limit * 10, CANDIDATES)
+    text_matches = (
+        articles.filter(RawSQL(matches_sql, match_params, output_field=BooleanField()))
+        .annotate(
+            text_rank=RawSQL(f"COALESCE(ts_rank(search_vector, {any_sql}), 0)", any_params, output_field=FloatField())
+        )
+        .order_by("-text_rank", "pk")
+        .values("pk")[:pool]
+    )
+    title_similarity = Func(
+        Value(text.fold(query)), folded(F("title")), function="word_similarity", output_field=FloatField()
+    )
+    hits = (
+        Article.objects.filter(tenant=tenant)
+        .defer("search_vector")
+        .filter(pk__in=text_matches)
+        .annotate(
+            rank=RawSQL(rank_sql, [*any_params, *all_params], output_field=FloatField()),
+            title_similarity=title_similarity,
+        )
+        .annotate(score=F("rank") + Value(TITLE_SIMILARITY_WEIGHT) * F("title_similarity"))
+        .annotate(headline=RawSQL(headline_sql, headline_params, output_field=TextField()))
+        .order_by("-score", "-usage_count", "pk")[:limit]
+    )
+    return [SearchHit(article=hit, score=round(hit.score, 6), headline=_headline_html(hit.headline)) for hit in hits]
+
+
+def _headline_html(headline: str | None) -> str:
+    if not headline:
+        return ""
+    plain = text.markdown_plain(headline)
+    return escape(" ".join(plain.split())).replace(_START, "<mark>").replace(_STOP, "</mark>")

@@ -7,7 +7,8 @@
    normalized event in its own savepoint: messages and statuses through tickets.inbound, edits and
    deletions through tickets.message_changes, session changes to the connection, account notices
    to the log. An event that fails is marked `failed` with the error and kept;
-   `inbound_event_retry` runs it again (applying is idempotent).
+   `inbound_event_retry` runs it again (applying is idempotent). Workers take events in batches
+   (`inbound_events_enqueue` → `inbound_events_process`), each event still in its own transaction.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
 
+from tenants.context import require_current_tenant
 from tickets import events
 from tickets.inbound import inbound_message_apply, message_status_apply
 from tickets.message_changes import message_delete_apply, message_edit_apply
@@ -90,14 +92,34 @@ def inbound_event_store(*, connection: Connection, body: bytes, content_type: st
         logger.info("duplicate webhook delivery dropped", extra={"connection_id": connection.pk})
         return None
     event_id = row[0]
-    _enqueue(event_id=event_id, tenant_id=connection.tenant_id)
+    inbound_events_enqueue(tenant_id=connection.tenant_id, event_ids=[event_id])
     return event_id
 
 
-def _enqueue(*, event_id: int, tenant_id: int) -> None:
-    from whatsapp.tasks import process_inbound_event_task
+# Events per processing task. A task pays a broker round trip, a tenant lookup and the worker's
+# bookkeeping once for all of its events; more than this would delay the last event's real-time
+# broadcast by the time the first ones take.
+INBOUND_BATCH_SIZE = 20
 
-    transaction.on_commit(lambda: process_inbound_event_task.delay(event_id=event_id, tenant_id=tenant_id))
+
+def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
+    """Enqueue the processing of stored events of one tenant on commit (at once outside a
+    transaction): one `process_inbound_events_task` per INBOUND_BATCH_SIZE events."""
+    from whatsapp.tasks import process_inbound_events_task
+
+    ids = list(event_ids)
+    if not ids:
+        return
+
+    def send() -> None:
+        for start in range(0, len(ids), INBOUND_BATCH_SIZE):
+            process_inbound_events_task.delay(event_ids=ids[start : start + INBOUND_BATCH_SIZE], tenant_id=tenant_id)
+
+    transaction.on_commit(send)
+
+
+def _enqueue(*, event_id: int, tenant_id: int) -> None:
+    inbound_events_enqueue(tenant_id=tenant_id, event_ids=[event_id])
 
 
 # --- processing -----------------------------------------------------------------------------------
@@ -139,22 +161,35 @@ def _apply_in_savepoint(connection: Connection, item: Event) -> None:
                 raise
 
 
-def inbound_event_process(*, event_id: int) -> str | None:
+def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]:
+    """Process a batch of stored deliveries one after the other, each exactly as
+    `inbound_event_process` does — its own transaction, its own outcome: one that fails is marked
+    failed and the next ones still run. Returns each event's final status."""
+    connections: dict[int, Connection] = {}
+    return {event_id: inbound_event_process(event_id=event_id, connections=connections) for event_id in event_ids}
+
+
+def inbound_event_process(*, event_id: int, connections: dict[int, Connection] | None = None) -> str | None:
     """Parse and apply a stored webhook delivery. Returns its final status (None if it does not exist).
 
     Processed and ignored events are left alone, so a second run (a duplicate task, a retry of an
     event that succeeded meanwhile) does nothing. Events for another number or instance than the
     connection's are skipped; a body with nothing for this connection ends `ignored`. Whatever
     goes wrong, the event is kept as `failed` with the error, to be retried.
+    `connections`: the connections already loaded by this batch, by id (filled as they are read).
     """
     for attempt in (1, 2):
         try:
-            return _process(event_id)
+            return _process(event_id, {} if connections is None else connections)
         except IntegrityError as exc:
             # A concurrent delivery of the same message stored it first: the second pass sees it.
+            if connections:
+                connections.clear()  # nothing loaded inside a rolled-back transaction is kept
             if attempt == 2:
                 return _mark_failed(event_id, exc)
         except Exception as exc:  # noqa: BLE001 — any failure must leave the event retryable, never lost
+            if connections:
+                connections.clear()
             return _mark_failed(event_id, exc)
     return None  # unreachable
 
@@ -169,20 +204,40 @@ def _mark_failed(event_id: int, exc: Exception) -> str:
     return InboundEventStatus.FAILED
 
 
-def _process(event_id: int) -> str | None:
-    with transaction.atomic():
-        event = (
-            InboundEvent.objects.select_for_update(of=("self",))
-            .select_related("connection", "connection__tenant")
-            .filter(pk=event_id)
-            .first()
+_TABLE = InboundEvent._meta.db_table
+
+
+def _event_locked(event_id: int) -> tuple[int, str, bytes, int] | None:
+    """(connection id, status, body, attempts) of the current tenant's event, locked. One plain
+    statement: this runs once per delivery, and the ORM's query building costs more than the query."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT connection_id, status, body, attempts FROM {_TABLE} "  # noqa: S608
+            "WHERE tenant_id = %s AND id = %s FOR UPDATE",
+            [require_current_tenant().pk, event_id],
         )
-        if event is None:
+        return cursor.fetchone()
+
+
+def _connection(connection_id: int, connections: dict[int, Connection]) -> Connection:
+    connection = connections.get(connection_id)
+    if connection is None:
+        connection = Connection.objects.get(pk=connection_id)
+        connection.tenant = require_current_tenant()  # the task's tenant: the manager filtered by it
+        connections[connection_id] = connection
+    return connection
+
+
+def _process(event_id: int, connections: dict[int, Connection]) -> str | None:
+    with transaction.atomic():
+        row = _event_locked(event_id)
+        if row is None:
             return None
-        if event.status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
-            return event.status
-        connection = event.connection
-        parsed = get_adapter(connection).parse_webhook(bytes(event.body))
+        connection_id, status, body, attempts = row
+        if status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
+            return status
+        connection = _connection(connection_id, connections)
+        parsed = get_adapter(connection).parse_webhook(bytes(body))
         channel_id = _channel_id(connection)
         mine = [item for item in parsed if item.channel_id == channel_id]
         if len(mine) < len(parsed):
@@ -202,16 +257,18 @@ def _process(event_id: int) -> str | None:
                         "inbound event failed", extra={"event_id": event_id, "kind": type(item).__name__}, exc_info=exc
                     )
                     errors.append(f"{type(item).__name__}: {type(exc).__name__}: {exc}")
-        event.attempts += 1
         if errors:
-            event.status = InboundEventStatus.FAILED
-            event.error = "\n".join(errors)[:_ERROR_LENGTH]
+            status, error, processed_at = InboundEventStatus.FAILED, "\n".join(errors)[:_ERROR_LENGTH], None
         else:
-            event.status = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
-            event.error = ""
-            event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "processed_at"])
-        return event.status
+            status = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
+            error, processed_at = "", timezone.now()
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_TABLE} SET status = %s, error = %s, attempts = %s, processed_at = %s "  # noqa: S608
+                "WHERE tenant_id = %s AND id = %s",
+                [status, error, attempts + 1, processed_at, connection.tenant_id, event_id],
+            )
+        return status
 
 
 def inbound_event_retry(*, events_to_retry: Iterable[InboundEvent]) -> int:

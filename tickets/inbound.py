@@ -22,7 +22,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -116,8 +115,11 @@ def _text(incoming: IncomingMessage) -> str:
 
 def _known_untagged(obj: Ticket | Contact) -> None:
     """The row has no tags (known from the query that loaded it): the real-time payloads show
-    `tags: []` without asking the database again. Adding tags through the object clears this."""
-    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": Tag.objects.none()}
+    `tags: []` without asking the database again. Adding tags through the object clears this.
+    The empty result is set as `prefetch_related` sets its results: reading it builds no query."""
+    tags = Tag.objects.none()
+    tags._result_cache, tags._prefetch_done = [], True
+    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": tags}
 
 
 @functools.cache
@@ -188,22 +190,34 @@ def _open_ticket(*, connection: Connection, contact: Contact, incoming: Incoming
     return ticket, True
 
 
+@functools.cache
+def _message_insert() -> tuple[str, list]:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING` of a message's fields, written once."""
+    meta = Message._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    quote = db_connection.ops.quote_name
+    sql_text = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING "
+        f"RETURNING {', '.join(quote(field.column) for field in meta.db_returning_fields)}"
+    )
+    return sql_text, fields
+
+
 def _insert_unless_stored(message: Message) -> bool:
     """`INSERT … ON CONFLICT DO NOTHING`: the unique (connection, provider id) refuses a message
     stored before (a redelivery in another body) without a separate lookup or a failed statement.
-    Returns whether the row was inserted. Message has no other unique column than its id."""
-    meta = Message._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    returned = Message._base_manager._insert(
-        [message],
-        fields=fields,
-        returning_fields=meta.db_returning_fields,
-        using=DEFAULT_DB_ALIAS,
-        on_conflict=OnConflict.IGNORE,
-    )
-    if not returned or returned[0] is None:
+    Returns whether the row was inserted. Message has no other unique column than its id. The
+    statement is written once and the values prepared as the ORM's `save()` prepares them
+    (`pre_save` fills the timestamps): building the ORM's INSERT cost more than running it."""
+    sql_text, fields = _message_insert()
+    values = [field.get_db_prep_save(field.pre_save(message, True), db_connection) for field in fields]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql_text, values)
+        row = cursor.fetchone()
+    if row is None:
         return False
-    for value, field in zip(returned[0], meta.db_returning_fields, strict=True):
+    for value, field in zip(row, Message._meta.db_returning_fields, strict=True):
         setattr(message, field.attname, value)
     message._state.adding, message._state.db = False, DEFAULT_DB_ALIAS
     return True

@@ -467,10 +467,22 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool, co
 
 def _short(sql: str) -> str:
     sql = " ".join(sql.split())
-    if sql.startswith("SELECT") and " FROM " in sql:
-        head, _sep, rest = sql.partition(" FROM ")
-        sql = "SELECT … FROM " + rest
+    if sql.startswith("SELECT") and (at := _outer_from(sql)) is not None:
+        sql = "SELECT … FROM " + sql[at + len(" FROM ") :]
     return sql[:160].replace("`", "'") + ("…" if len(sql) > 160 else "")
+
+
+def _outer_from(sql: str) -> int | None:
+    """Where the SELECT's own FROM starts (not one of a subquery in its select list)."""
+    depth = 0
+    for at, char in enumerate(sql):
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif depth == 0 and sql.startswith(" FROM ", at):
+            return at
+    return None
 
 
 def main(argv=None):

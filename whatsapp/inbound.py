@@ -21,6 +21,7 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from tenants.context import require_current_tenant
 from tickets import events
@@ -96,26 +97,97 @@ def inbound_event_store(*, connection: Connection, body: bytes, content_type: st
     return event_id
 
 
-# Events per processing task. A task pays a broker round trip, a tenant lookup and the worker's
-# bookkeeping once for all of its events; more than this would delay the last event's real-time
-# broadcast by the time the first ones take.
+# Events per processing batch: a batch reads its connection once, and a task pays the worker's
+# per-task cost (broker round trip, tenant lookup, bookkeeping — on the 2-core machine about as much
+# CPU as applying a message) once for all of its events.
 INBOUND_BATCH_SIZE = 20
+# A webhook request stores one event. Rather than a task per event, at most this many processing
+# tasks per tenant are queued or running; events stored meanwhile wait in a Redis list that those
+# tasks drain, a batch at a time, before they end. Two: the worker's processes on 2 cores.
+INBOUND_TASKS_PER_TENANT = 2
+# A task killed before giving its place back frees it after this long (and the retry job
+# re-enqueues events left pending for 5 minutes: they are rows, Redis only holds their ids).
+_TASK_PLACE_TTL = 120
+_DRAIN_MAX_BATCHES = 50  # then a fresh task takes over the place, so no task runs for ever
+
+# KEYS: places taken, waiting ids. ARGV: places, TTL, ids… → 1: take a place (enqueue a task);
+# 0: the ids were queued for a running task.
+_ADMIT = """
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken >= tonumber(ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+  redis.call('EXPIRE', KEYS[2], 86400)
+  return 0
+end
+redis.call('SET', KEYS[1], taken + 1, 'EX', ARGV[2])
+return 1
+"""
+# KEYS: places taken, waiting ids. ARGV: batch size, TTL → the next ids; none: the place is given
+# back in the same step, so an id queued after this finds the place free and gets its own task.
+_TAKE = """
+local ids = redis.call('LPOP', KEYS[2], ARGV[1])
+if ids then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return ids
+end
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken > 1 then redis.call('SET', KEYS[1], taken - 1, 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return {}
+"""
+
+
+def _queue_keys(tenant_id: int) -> list[str]:
+    return [f"prosa:inbound:{tenant_id}:tasks", f"prosa:inbound:{tenant_id}:waiting"]
 
 
 def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
-    """Enqueue the processing of stored events of one tenant on commit (at once outside a
-    transaction): one `process_inbound_events_task` per INBOUND_BATCH_SIZE events."""
+    """Have stored events of one tenant processed, on commit (at once outside a transaction): a
+    `process_inbound_events_task` of their own while the tenant has fewer than
+    INBOUND_TASKS_PER_TENANT, else their ids join the list the running tasks drain."""
+    from config.redis import get_redis
     from whatsapp.tasks import process_inbound_events_task
 
-    ids = list(event_ids)
+    ids = [int(event_id) for event_id in event_ids]
     if not ids:
         return
 
     def send() -> None:
-        for start in range(0, len(ids), INBOUND_BATCH_SIZE):
-            process_inbound_events_task.delay(event_ids=ids[start : start + INBOUND_BATCH_SIZE], tenant_id=tenant_id)
+        try:
+            admitted = get_redis().eval(
+                _ADMIT, 2, *_queue_keys(tenant_id), INBOUND_TASKS_PER_TENANT, _TASK_PLACE_TTL, *ids
+            )
+        except RedisError:
+            logger.warning("inbound task places unavailable; enqueueing directly", extra={"tenant_id": tenant_id})
+            admitted = 1
+        if not admitted:
+            return
+        first, rest = ids[:INBOUND_BATCH_SIZE], ids[INBOUND_BATCH_SIZE:]
+        if rest:  # one place, one task: it drains the rest
+            try:
+                get_redis().rpush(_queue_keys(tenant_id)[1], *rest)
+            except RedisError:
+                first = ids
+        process_inbound_events_task.delay(event_ids=first, tenant_id=tenant_id)
 
     transaction.on_commit(send)
+
+
+def inbound_events_process_queued(*, event_ids: list[int]) -> dict[int, str | None]:
+    """What a processing task does: its own events, then the ones queued for the tenant meanwhile,
+    a batch at a time, until none is left (the task's place is then given back) — or, after
+    _DRAIN_MAX_BATCHES, a fresh task takes the place over."""
+    from config.redis import get_redis
+    from whatsapp.tasks import process_inbound_events_task
+
+    tenant_id = require_current_tenant().pk
+    results = inbound_events_process(event_ids=event_ids)
+    for _batch in range(_DRAIN_MAX_BATCHES):
+        waiting = get_redis().eval(_TAKE, 2, *_queue_keys(tenant_id), INBOUND_BATCH_SIZE, _TASK_PLACE_TTL)
+        if not waiting:
+            return results
+        results.update(inbound_events_process(event_ids=[int(event_id) for event_id in waiting]))
+    process_inbound_events_task.delay(event_ids=[], tenant_id=tenant_id)
+    return results
 
 
 def _enqueue(*, event_id: int, tenant_id: int) -> None:

@@ -7,8 +7,11 @@
    normalized event in its own savepoint: messages and statuses through tickets.inbound, edits and
    deletions through tickets.message_changes, session changes to the connection, account notices
    to the log. An event that fails is marked `failed` with the error and kept;
-   `inbound_event_retry` runs it again (applying is idempotent). Workers take events in batches
-   (`inbound_events_enqueue` → `inbound_events_process`), each event still in its own transaction.
+   `inbound_event_retry` runs it again (applying is idempotent).
+3. Batches: `inbound_events_enqueue` gives a tenant at most two processing tasks at a time; ids
+   stored meanwhile wait in a Redis list that those tasks drain, 20 at a time
+   (`inbound_events_process_queued`). Each event is still its own transaction with its own outcome;
+   a batch saves the per-task cost and reads its connection once.
 """
 
 from __future__ import annotations

@@ -152,6 +152,20 @@ def _send(adapter, campaign: Campaign, recipient: CampaignRecipient):
     return adapter.send_text(recipient.to, text)
 
 
+# The two writes around every send, as plain statements: at 80 sends/s per worker pool, building
+# the ORM's UPDATE cost more CPU than running it. Same rows as `_mine(...).update(...)`.
+_RECIPIENTS = CampaignRecipient._meta.db_table
+_MINE = "WHERE tenant_id = %s AND id = %s AND status = 'sending' AND claim_token = %s"
+_STAMP_SQL = f"UPDATE {_RECIPIENTS} SET send_started_at = %s {_MINE}"  # noqa: S608 — no value interpolated
+_SENT_SQL = f"UPDATE {_RECIPIENTS} SET status = %s, provider_message_id = %s, sent_at = %s {_MINE}"  # noqa: S608
+
+
+def _update_mine(recipient: CampaignRecipient, token: uuid.UUID, statement: str, values: list) -> int:
+    with db_connection.cursor() as cursor:
+        cursor.execute(statement, [*values, recipient.tenant_id, recipient.pk, token])
+        return cursor.rowcount
+
+
 def send_one(adapter, campaign: Campaign, recipient: CampaignRecipient, token: uuid.UUID) -> bool:
     """Sends one claimed row and records the outcome. True when WhatsApp took it. A row this
     worker no longer holds (taken back as stale) is left alone: whoever holds it now sends it."""
@@ -160,7 +174,7 @@ def send_one(adapter, campaign: Campaign, recipient: CampaignRecipient, token: u
             recipient, token, "opted_out", _("The contact opted out of campaigns before the message was sent.")
         )
         return False
-    if not _mine(recipient.pk, token).update(send_started_at=timezone.now()):
+    if not _update_mine(recipient, token, _STAMP_SQL, [timezone.now()]):
         return False
     try:
         result = _send(adapter, campaign, recipient)
@@ -173,8 +187,8 @@ def send_one(adapter, campaign: Campaign, recipient: CampaignRecipient, token: u
             return False
         _mark_failed(recipient, token, str(exc.code), exc.explanation)
         return False
-    recorded = _mine(recipient.pk, token).update(
-        status=RecipientStatus.SENT, provider_message_id=result.provider_message_id, sent_at=timezone.now()
+    recorded = _update_mine(
+        recipient, token, _SENT_SQL, [RecipientStatus.SENT.value, result.provider_message_id, timezone.now()]
     )
     if not recorded:
         # Settled as interrupted while WhatsApp was still answering (a call longer than the stale

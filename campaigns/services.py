@@ -18,6 +18,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import connection as db_connection
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone, translation
@@ -538,23 +539,36 @@ def is_stop_word(text: str) -> bool:
     return _normalized(text) in {_normalized(word) for word in conf.stop_words()}
 
 
+_REPLIED_TO_STATUSES = [RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ, RecipientStatus.REPLIED]
+_LATEST_CAMPAIGN_MESSAGE_SQL = (
+    f"SELECT r.id FROM {CampaignRecipient._meta.db_table} r "  # noqa: S608 — no value is interpolated
+    f"JOIN {Campaign._meta.db_table} c ON c.id = r.campaign_id "
+    "WHERE r.tenant_id = %s AND r.contact_id = %s AND c.connection_id = %s AND r.sent_at >= %s "
+    "AND r.status = ANY(%s) ORDER BY r.sent_at DESC LIMIT 1 FOR UPDATE OF r"
+)
+
+
+def _latest_campaign_message_locked(*, ticket, since: datetime) -> int | None:
+    """The id of the latest campaign message to the ticket's contact on its connection sent since
+    `since`, locked. Plain SQL: it runs for every customer message, and almost always finds nothing."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            _LATEST_CAMPAIGN_MESSAGE_SQL,
+            [ticket.tenant_id, ticket.contact_id, ticket.connection_id, since, [str(s) for s in _REPLIED_TO_STATUSES]],
+        )
+        row = cursor.fetchone()
+    return row[0] if row else None
+
+
 def campaign_reply_apply(*, ticket, message) -> bool:
     """Runs on each customer message (tickets.routing, inside its transaction). Marks the latest
     campaign message to this contact on this connection as replied; a stop word ("SAIR", "PARAR",
     "STOP"…, CAMPAIGN_STOP_WORDS) opts the contact out of campaigns and tells them so.
     Returns True when the message was a stop word (routing then does nothing else with it)."""
     since = timezone.now() - timedelta(days=conf.reply_window_days())
+    recipient_id = _latest_campaign_message_locked(ticket=ticket, since=since)
     recipient = (
-        CampaignRecipient.objects.select_for_update(of=("self",))
-        .select_related("campaign")
-        .filter(
-            contact_id=ticket.contact_id,
-            campaign__connection_id=ticket.connection_id,
-            sent_at__gte=since,
-            status__in=(RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ, RecipientStatus.REPLIED),
-        )
-        .order_by("-sent_at")
-        .first()
+        CampaignRecipient.objects.select_related("campaign").get(pk=recipient_id) if recipient_id is not None else None
     )
     stop = is_stop_word(message.text)
     if recipient is not None:

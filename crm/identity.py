@@ -14,8 +14,10 @@ import logging
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import connection as db_connection
+from django.db.models import Q
 
+from config import sql
 from crm.models import Contact
 from tenants.models import Tenant
 from whatsapp.phone import brazil_ninth_digit_variants
@@ -44,6 +46,29 @@ def _best(candidates: list[Contact], wa_id: str) -> Contact | None:
     return sorted(candidates, key=lambda c: (c.wa_id != wa_id, not c.wa_id, c.pk))[0]
 
 
+_CANDIDATES_SQL = (
+    f"SELECT {sql.columns(Contact, 'c')}, "  # noqa: S608 — no value is interpolated
+    f"EXISTS (SELECT 1 FROM {Contact.tags.through._meta.db_table} ct WHERE ct.contact_id = c.id) "
+    f"FROM {Contact._meta.db_table} c "
+    "WHERE c.tenant_id = %s AND (c.wa_id = %s OR c.wa_id = ANY(%s) OR c.phone = ANY(%s)) FOR UPDATE OF c"
+)
+
+
+def _candidates_locked(*, tenant_id: int, wa_id: str, variants: tuple[str, ...]) -> list[Contact]:
+    """The tenant's contacts matching the sender (see `_lookup`), locked, each with `has_tags` —
+    which lets the caller's real-time payloads skip a tag query for the (usual) untagged contact.
+    Plain SQL: it runs once per received message, and building the ORM query cost more than running it."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(_CANDIDATES_SQL, [tenant_id, wa_id, list(variants), list(variants)])
+        rows = cursor.fetchall()
+    found = []
+    for row in rows:
+        contact = sql.instance(Contact, row)
+        contact.has_tags = row[-1]
+        found.append(contact)
+    return found
+
+
 def contact_resolve_whatsapp(
     *, tenant: Tenant, wa_id: str, phone: str | None = None, profile_name: str = ""
 ) -> ResolvedContact:
@@ -57,9 +82,7 @@ def contact_resolve_whatsapp(
     """
     variants = brazil_ninth_digit_variants(phone) if phone else ()
     query = _lookup(wa_id=wa_id, variants=variants)
-    # `has_tags` lets the caller's real-time payloads skip a tag query for the (usual) untagged contact.
-    tagged = Exists(Contact.tags.through.objects.filter(contact_id=OuterRef("pk")))
-    contact = _best(list(Contact.objects.select_for_update().annotate(has_tags=tagged).filter(query)), wa_id)
+    contact = _best(_candidates_locked(tenant_id=tenant.pk, wa_id=wa_id, variants=variants), wa_id)
     created = False
     if contact is None:
         try:

@@ -8,6 +8,7 @@ id) is never stored again. Real-time events and the media download are scheduled
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import mimetypes
@@ -16,20 +17,20 @@ from dataclasses import asdict
 from datetime import datetime
 from pathlib import PurePosixPath
 
+from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
 from django.db import connection as db_connection
-from django.db.models import Exists, OuterRef
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from campaigns.services import recipient_status_apply
+from config import sql
 from crm.identity import contact_rekey_whatsapp, contact_resolve_whatsapp
 from crm.models import Contact, Tag
 from tickets import events
-from tickets.models import Message, Ticket, TicketEvent
+from tickets.models import Message, Queue, Ticket, TicketEvent
 from tickets.routing import closed_ticket_claim, route_inbound_message
 from tickets.sequences import ticket_protocol_next
 from whatsapp.choices import MEDIA_TYPES, DeliveryStatus, MessageType
@@ -114,24 +115,45 @@ def _text(incoming: IncomingMessage) -> str:
 
 def _known_untagged(obj: Ticket | Contact) -> None:
     """The row has no tags (known from the query that loaded it): the real-time payloads show
-    `tags: []` without asking the database again. Adding tags through the object clears this."""
-    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": Tag.objects.none()}
+    `tags: []` without asking the database again. Adding tags through the object clears this.
+    The empty result is set as `prefetch_related` sets its results: reading it builds no query."""
+    tags = Tag.objects.none()
+    tags._result_cache, tags._prefetch_done = [], True
+    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": tags}
+
+
+@functools.cache
+def _active_ticket_sql() -> str:
+    ticket, queue, user = Ticket, Queue, get_user_model()
+    return (
+        f"SELECT {sql.columns(ticket, 't')}, {sql.columns(queue, 'q')}, {sql.columns(user, 'u')}, "  # noqa: S608
+        f"EXISTS (SELECT 1 FROM {ticket.tags.through._meta.db_table} tt WHERE tt.ticket_id = t.id) "
+        f"FROM {ticket._meta.db_table} t "
+        f"LEFT JOIN {queue._meta.db_table} q ON q.id = t.queue_id "
+        f"LEFT JOIN {user._meta.db_table} u ON u.id = t.assignee_id "
+        "WHERE t.tenant_id = %s AND t.contact_id = %s AND t.connection_id = %s AND t.status <> %s "
+        "FOR UPDATE OF t"
+    )
 
 
 def _active_ticket(*, connection: Connection, contact: Contact) -> Ticket | None:
-    """The contact's non-closed ticket on this connection, locked."""
-    ticket = (
-        Ticket.objects.select_for_update(of=("self",))
-        .select_related("queue", "assignee")
-        .annotate(has_tags=Exists(Ticket.tags.through.objects.filter(ticket_id=OuterRef("pk"))))
-        .filter(contact=contact, connection=connection)
-        .exclude(status=Ticket.Status.CLOSED)
-        .first()
-    )
-    if ticket is not None:
-        ticket.contact = contact
-        if not ticket.has_tags:
-            _known_untagged(ticket)
+    """The contact's non-closed ticket on this connection (at most one: a unique constraint), locked,
+    with its queue and assignee. Plain SQL: it runs once per received message, and building the
+    ORM query (two joins, an annotation) cost more than running it."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            _active_ticket_sql(), [connection.tenant_id, contact.pk, connection.pk, Ticket.Status.CLOSED.value]
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    ticket = sql.instance(Ticket, row)
+    queue_at, user_at = sql.width(Ticket), sql.width(Ticket) + sql.width(Queue)
+    ticket.queue = sql.instance(Queue, row, queue_at) if ticket.queue_id is not None else None
+    ticket.assignee = sql.instance(get_user_model(), row, user_at) if ticket.assignee_id is not None else None
+    ticket.contact = contact
+    if not row[-1]:
+        _known_untagged(ticket)
     return ticket
 
 
@@ -168,22 +190,34 @@ def _open_ticket(*, connection: Connection, contact: Contact, incoming: Incoming
     return ticket, True
 
 
+@functools.cache
+def _message_insert() -> tuple[str, list]:
+    """`INSERT … ON CONFLICT DO NOTHING RETURNING` of a message's fields, written once."""
+    meta = Message._meta
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    quote = db_connection.ops.quote_name
+    sql_text = (
+        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING "
+        f"RETURNING {', '.join(quote(field.column) for field in meta.db_returning_fields)}"
+    )
+    return sql_text, fields
+
+
 def _insert_unless_stored(message: Message) -> bool:
     """`INSERT … ON CONFLICT DO NOTHING`: the unique (connection, provider id) refuses a message
     stored before (a redelivery in another body) without a separate lookup or a failed statement.
-    Returns whether the row was inserted. Message has no other unique column than its id."""
-    meta = Message._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    returned = Message._base_manager._insert(
-        [message],
-        fields=fields,
-        returning_fields=meta.db_returning_fields,
-        using=DEFAULT_DB_ALIAS,
-        on_conflict=OnConflict.IGNORE,
-    )
-    if not returned or returned[0] is None:
+    Returns whether the row was inserted. Message has no other unique column than its id. The
+    statement is written once and the values prepared as the ORM's `save()` prepares them
+    (`pre_save` fills the timestamps): building the ORM's INSERT cost more than running it."""
+    sql_text, fields = _message_insert()
+    values = [field.get_db_prep_save(field.pre_save(message, True), db_connection) for field in fields]
+    with db_connection.cursor() as cursor:
+        cursor.execute(sql_text, values)
+        row = cursor.fetchone()
+    if row is None:
         return False
-    for value, field in zip(returned[0], meta.db_returning_fields, strict=True):
+    for value, field in zip(row, Message._meta.db_returning_fields, strict=True):
         setattr(message, field.attname, value)
     message._state.adding, message._state.db = False, DEFAULT_DB_ALIAS
     return True

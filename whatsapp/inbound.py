@@ -8,6 +8,10 @@
    deletions through tickets.message_changes, session changes to the connection, account notices
    to the log. An event that fails is marked `failed` with the error and kept;
    `inbound_event_retry` runs it again (applying is idempotent).
+3. Batches: `inbound_events_enqueue` gives a tenant at most two processing tasks at a time; ids
+   stored meanwhile wait in a Redis list that those tasks drain, 20 at a time
+   (`inbound_events_process_queued`). Each event is still its own transaction with its own outcome;
+   a batch saves the per-task cost and reads its connection once.
 """
 
 from __future__ import annotations
@@ -20,7 +24,9 @@ from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.db.models import F, Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
+from tenants.context import require_current_tenant
 from tickets import events
 from tickets.inbound import inbound_message_apply, message_status_apply
 from tickets.message_changes import message_delete_apply, message_edit_apply
@@ -90,14 +96,105 @@ def inbound_event_store(*, connection: Connection, body: bytes, content_type: st
         logger.info("duplicate webhook delivery dropped", extra={"connection_id": connection.pk})
         return None
     event_id = row[0]
-    _enqueue(event_id=event_id, tenant_id=connection.tenant_id)
+    inbound_events_enqueue(tenant_id=connection.tenant_id, event_ids=[event_id])
     return event_id
 
 
-def _enqueue(*, event_id: int, tenant_id: int) -> None:
-    from whatsapp.tasks import process_inbound_event_task
+# Events per processing batch: a batch reads its connection once, and a task pays the worker's
+# per-task cost (broker round trip, tenant lookup, bookkeeping — on the 2-core machine about as much
+# CPU as applying a message) once for all of its events.
+INBOUND_BATCH_SIZE = 20
+# A webhook request stores one event. Rather than a task per event, at most this many processing
+# tasks per tenant are queued or running; events stored meanwhile wait in a Redis list that those
+# tasks drain, a batch at a time, before they end. Two: the worker's processes on 2 cores.
+INBOUND_TASKS_PER_TENANT = 2
+# A task killed before giving its place back frees it after this long (and the retry job
+# re-enqueues events left pending for 5 minutes: they are rows, Redis only holds their ids).
+_TASK_PLACE_TTL = 120
+_DRAIN_MAX_BATCHES = 50  # then a fresh task takes over the place, so no task runs for ever
 
-    transaction.on_commit(lambda: process_inbound_event_task.delay(event_id=event_id, tenant_id=tenant_id))
+# KEYS: places taken, waiting ids. ARGV: places, TTL, ids… → 1: take a place (enqueue a task);
+# 0: the ids were queued for a running task.
+_ADMIT = """
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken >= tonumber(ARGV[1]) then
+  redis.call('RPUSH', KEYS[2], unpack(ARGV, 3))
+  redis.call('EXPIRE', KEYS[2], 86400)
+  return 0
+end
+redis.call('SET', KEYS[1], taken + 1, 'EX', ARGV[2])
+return 1
+"""
+# KEYS: places taken, waiting ids. ARGV: batch size, TTL → the next ids; none: the place is given
+# back in the same step, so an id queued after this finds the place free and gets its own task.
+_TAKE = """
+local ids = redis.call('LPOP', KEYS[2], ARGV[1])
+if ids then
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  return ids
+end
+local taken = tonumber(redis.call('GET', KEYS[1]) or '0')
+if taken > 1 then redis.call('SET', KEYS[1], taken - 1, 'EX', ARGV[2]) else redis.call('DEL', KEYS[1]) end
+return {}
+"""
+
+
+def _queue_keys(tenant_id: int) -> list[str]:
+    return [f"prosa:inbound:{tenant_id}:tasks", f"prosa:inbound:{tenant_id}:waiting"]
+
+
+def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
+    """Have stored events of one tenant processed, on commit (at once outside a transaction): a
+    `process_inbound_events_task` of their own while the tenant has fewer than
+    INBOUND_TASKS_PER_TENANT, else their ids join the list the running tasks drain."""
+    from config.redis import get_redis
+    from whatsapp.tasks import process_inbound_events_task
+
+    ids = [int(event_id) for event_id in event_ids]
+    if not ids:
+        return
+
+    def send() -> None:
+        try:
+            admitted = get_redis().eval(
+                _ADMIT, 2, *_queue_keys(tenant_id), INBOUND_TASKS_PER_TENANT, _TASK_PLACE_TTL, *ids
+            )
+        except RedisError:
+            logger.warning("inbound task places unavailable; enqueueing directly", extra={"tenant_id": tenant_id})
+            admitted = 1
+        if not admitted:
+            return
+        first, rest = ids[:INBOUND_BATCH_SIZE], ids[INBOUND_BATCH_SIZE:]
+        if rest:  # one place, one task: it drains the rest
+            try:
+                get_redis().rpush(_queue_keys(tenant_id)[1], *rest)
+            except RedisError:
+                first = ids
+        process_inbound_events_task.delay(event_ids=first, tenant_id=tenant_id)
+
+    transaction.on_commit(send)
+
+
+def inbound_events_process_queued(*, event_ids: list[int]) -> dict[int, str | None]:
+    """What a processing task does: its own events, then the ones queued for the tenant meanwhile,
+    a batch at a time, until none is left (the task's place is then given back) — or, after
+    _DRAIN_MAX_BATCHES, a fresh task takes the place over."""
+    from config.redis import get_redis
+    from whatsapp.tasks import process_inbound_events_task
+
+    tenant_id = require_current_tenant().pk
+    results = inbound_events_process(event_ids=event_ids)
+    for _batch in range(_DRAIN_MAX_BATCHES):
+        waiting = get_redis().eval(_TAKE, 2, *_queue_keys(tenant_id), INBOUND_BATCH_SIZE, _TASK_PLACE_TTL)
+        if not waiting:
+            return results
+        results.update(inbound_events_process(event_ids=[int(event_id) for event_id in waiting]))
+    process_inbound_events_task.delay(event_ids=[], tenant_id=tenant_id)
+    return results
+
+
+def _enqueue(*, event_id: int, tenant_id: int) -> None:
+    inbound_events_enqueue(tenant_id=tenant_id, event_ids=[event_id])
 
 
 # --- processing -----------------------------------------------------------------------------------
@@ -139,22 +236,35 @@ def _apply_in_savepoint(connection: Connection, item: Event) -> None:
                 raise
 
 
-def inbound_event_process(*, event_id: int) -> str | None:
+def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]:
+    """Process a batch of stored deliveries one after the other, each exactly as
+    `inbound_event_process` does — its own transaction, its own outcome: one that fails is marked
+    failed and the next ones still run. Returns each event's final status."""
+    connections: dict[int, Connection] = {}
+    return {event_id: inbound_event_process(event_id=event_id, connections=connections) for event_id in event_ids}
+
+
+def inbound_event_process(*, event_id: int, connections: dict[int, Connection] | None = None) -> str | None:
     """Parse and apply a stored webhook delivery. Returns its final status (None if it does not exist).
 
     Processed and ignored events are left alone, so a second run (a duplicate task, a retry of an
     event that succeeded meanwhile) does nothing. Events for another number or instance than the
     connection's are skipped; a body with nothing for this connection ends `ignored`. Whatever
     goes wrong, the event is kept as `failed` with the error, to be retried.
+    `connections`: the connections already loaded by this batch, by id (filled as they are read).
     """
     for attempt in (1, 2):
         try:
-            return _process(event_id)
+            return _process(event_id, {} if connections is None else connections)
         except IntegrityError as exc:
             # A concurrent delivery of the same message stored it first: the second pass sees it.
+            if connections:
+                connections.clear()  # nothing loaded inside a rolled-back transaction is kept
             if attempt == 2:
                 return _mark_failed(event_id, exc)
         except Exception as exc:  # noqa: BLE001 — any failure must leave the event retryable, never lost
+            if connections:
+                connections.clear()
             return _mark_failed(event_id, exc)
     return None  # unreachable
 
@@ -169,20 +279,40 @@ def _mark_failed(event_id: int, exc: Exception) -> str:
     return InboundEventStatus.FAILED
 
 
-def _process(event_id: int) -> str | None:
-    with transaction.atomic():
-        event = (
-            InboundEvent.objects.select_for_update(of=("self",))
-            .select_related("connection", "connection__tenant")
-            .filter(pk=event_id)
-            .first()
+_TABLE = InboundEvent._meta.db_table
+
+
+def _event_locked(event_id: int) -> tuple[int, str, bytes, int] | None:
+    """(connection id, status, body, attempts) of the current tenant's event, locked. One plain
+    statement: this runs once per delivery, and the ORM's query building costs more than the query."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT connection_id, status, body, attempts FROM {_TABLE} "  # noqa: S608
+            "WHERE tenant_id = %s AND id = %s FOR UPDATE",
+            [require_current_tenant().pk, event_id],
         )
-        if event is None:
+        return cursor.fetchone()
+
+
+def _connection(connection_id: int, connections: dict[int, Connection]) -> Connection:
+    connection = connections.get(connection_id)
+    if connection is None:
+        connection = Connection.objects.get(pk=connection_id)
+        connection.tenant = require_current_tenant()  # the task's tenant: the manager filtered by it
+        connections[connection_id] = connection
+    return connection
+
+
+def _process(event_id: int, connections: dict[int, Connection]) -> str | None:
+    with transaction.atomic():
+        row = _event_locked(event_id)
+        if row is None:
             return None
-        if event.status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
-            return event.status
-        connection = event.connection
-        parsed = get_adapter(connection).parse_webhook(bytes(event.body))
+        connection_id, status, body, attempts = row
+        if status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
+            return status
+        connection = _connection(connection_id, connections)
+        parsed = get_adapter(connection).parse_webhook(bytes(body))
         channel_id = _channel_id(connection)
         mine = [item for item in parsed if item.channel_id == channel_id]
         if len(mine) < len(parsed):
@@ -202,16 +332,18 @@ def _process(event_id: int) -> str | None:
                         "inbound event failed", extra={"event_id": event_id, "kind": type(item).__name__}, exc_info=exc
                     )
                     errors.append(f"{type(item).__name__}: {type(exc).__name__}: {exc}")
-        event.attempts += 1
         if errors:
-            event.status = InboundEventStatus.FAILED
-            event.error = "\n".join(errors)[:_ERROR_LENGTH]
+            status, error, processed_at = InboundEventStatus.FAILED, "\n".join(errors)[:_ERROR_LENGTH], None
         else:
-            event.status = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
-            event.error = ""
-            event.processed_at = timezone.now()
-        event.save(update_fields=["status", "error", "attempts", "processed_at"])
-        return event.status
+            status = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
+            error, processed_at = "", timezone.now()
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {_TABLE} SET status = %s, error = %s, attempts = %s, processed_at = %s "  # noqa: S608
+                "WHERE tenant_id = %s AND id = %s",
+                [status, error, attempts + 1, processed_at, connection.tenant_id, event_id],
+            )
+        return status
 
 
 def inbound_event_retry(*, events_to_retry: Iterable[InboundEvent]) -> int:

@@ -30,6 +30,16 @@ def process_inbound_event_task(*, event_id: int, tenant_id: int) -> str | None:
     return inbound_event_process(event_id=event_id)
 
 
+@tenant_task(name="whatsapp.process_inbound_events")
+def process_inbound_events_task(*, event_ids: list[int], tenant_id: int) -> dict[int, str | None]:
+    """A batch of stored events (whatsapp.inbound.inbound_events_enqueue), each in its own
+    transaction: one that fails is marked failed and the others still apply. Then the tenant's
+    events queued meanwhile, a batch at a time."""
+    from whatsapp.inbound import inbound_events_process_queued
+
+    return inbound_events_process_queued(event_ids=event_ids)
+
+
 @tenant_task(name="whatsapp.download_media", bind=True, max_retries=MEDIA_DOWNLOAD_MAX_RETRIES, acks_late=True)
 def download_media_task(self, *, message_id: int, tenant_id: int) -> None:
     """Retryable provider errors retry with backoff while the message stays `pending`; a permanent

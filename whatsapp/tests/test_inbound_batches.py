@@ -1,0 +1,118 @@
+# ruff: noqa: F401, F811 — pytest fixtures imported from whatsapp.tests.inbound_fixtures
+"""Processing in batches: what the webhook view enqueues (inbound_events_enqueue), how a tenant's
+events wait for its running tasks, and each event of a batch keeping its own outcome."""
+
+import json
+
+import pytest
+
+from config.redis import get_redis
+from tenants.context import tenant_context
+from tickets.models import Message, Ticket
+from whatsapp import inbound
+from whatsapp.choices import InboundEventStatus
+from whatsapp.models import InboundEvent
+from whatsapp.tasks import process_inbound_events_task
+from whatsapp.tests.factories import InboundEventFactory
+from whatsapp.tests.inbound_fixtures import cloud_connection
+
+pytestmark = pytest.mark.django_db
+
+
+def _text(payload, message_id: str) -> bytes:
+    body = json.loads(payload("cloud/text"))
+    body["entry"][0]["changes"][0]["value"]["messages"][0]["id"] = message_id
+    return json.dumps(body).encode()
+
+
+def _events(tenant, connection, payload, count):
+    return [
+        InboundEventFactory(tenant=tenant, connection=connection, body=_text(payload, f"wamid.BATCH{n}"))
+        for n in range(count)
+    ]
+
+
+def _statuses(events):
+    return [InboundEvent.all_tenants.get(pk=event.pk).status for event in events]
+
+
+def test_enqueued_events_are_processed_and_the_task_gives_its_place_back(
+    tenant, cloud_connection, payload, django_capture_on_commit_callbacks
+):
+    events = _events(tenant, cloud_connection, payload, 3)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.inbound_events_enqueue(tenant_id=tenant.pk, event_ids=[event.pk for event in events])
+    assert _statuses(events) == [InboundEventStatus.PROCESSED] * 3
+    assert Message.all_tenants.filter(tenant=tenant).count() == 3
+    assert Ticket.all_tenants.filter(tenant=tenant).count() == 1  # one contact, one ticket
+    tasks_key, waiting_key = inbound._queue_keys(tenant.pk)
+    assert get_redis().get(tasks_key) is None
+    assert get_redis().llen(waiting_key) == 0
+
+
+def test_more_events_than_a_batch_go_to_one_task_that_drains_the_rest(
+    tenant, cloud_connection, payload, django_capture_on_commit_callbacks, monkeypatch
+):
+    monkeypatch.setattr(inbound, "INBOUND_BATCH_SIZE", 2)
+    started = []
+    original = process_inbound_events_task.delay
+    monkeypatch.setattr(
+        process_inbound_events_task, "delay", lambda **kwargs: (started.append(kwargs["event_ids"]), original(**kwargs))
+    )
+    events = _events(tenant, cloud_connection, payload, 5)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.inbound_events_enqueue(tenant_id=tenant.pk, event_ids=[event.pk for event in events])
+    assert started == [[events[0].pk, events[1].pk]]
+    assert _statuses(events) == [InboundEventStatus.PROCESSED] * 5
+
+
+def test_while_the_tenant_has_its_tasks_new_events_wait_for_them(
+    tenant, cloud_connection, payload, django_capture_on_commit_callbacks
+):
+    """Two tasks already queued or running: a new event gets no task of its own; the next task
+    that runs takes it from the waiting list, then gives its place back."""
+    waiting_event, own_event = _events(tenant, cloud_connection, payload, 2)
+    tasks_key, waiting_key = inbound._queue_keys(tenant.pk)
+    get_redis().set(tasks_key, inbound.INBOUND_TASKS_PER_TENANT)
+    with django_capture_on_commit_callbacks(execute=True):
+        inbound.inbound_events_enqueue(tenant_id=tenant.pk, event_ids=[waiting_event.pk])
+    assert _statuses([waiting_event]) == [InboundEventStatus.PENDING]
+    assert get_redis().lrange(waiting_key, 0, -1) == [str(waiting_event.pk).encode()]
+
+    results = process_inbound_events_task.delay(event_ids=[own_event.pk], tenant_id=tenant.pk).get()
+    assert results == {own_event.pk: InboundEventStatus.PROCESSED, waiting_event.pk: InboundEventStatus.PROCESSED}
+    assert get_redis().get(tasks_key) == str(inbound.INBOUND_TASKS_PER_TENANT - 1).encode()
+    assert get_redis().llen(waiting_key) == 0
+
+
+def test_one_bad_event_fails_alone_and_the_rest_of_the_batch_applies(tenant, cloud_connection, payload):
+    good_before, good_after = _events(tenant, cloud_connection, payload, 2)
+    bad = InboundEventFactory(tenant=tenant, connection=cloud_connection, body=b"{not json")
+    with tenant_context(tenant):
+        results = inbound.inbound_events_process(event_ids=[good_before.pk, bad.pk, good_after.pk])
+    assert results == {
+        good_before.pk: InboundEventStatus.PROCESSED,
+        bad.pk: InboundEventStatus.FAILED,
+        good_after.pk: InboundEventStatus.PROCESSED,
+    }
+    bad.refresh_from_db()
+    assert bad.error and bad.attempts == 1  # kept, with the error, for the retry job
+    assert Message.all_tenants.filter(tenant=tenant).count() == 2
+
+
+def test_a_batch_skips_events_processed_meanwhile_and_unknown_ids(tenant, cloud_connection, payload):
+    (event,) = _events(tenant, cloud_connection, payload, 1)
+    with tenant_context(tenant):
+        assert inbound.inbound_events_process(event_ids=[event.pk]) == {event.pk: InboundEventStatus.PROCESSED}
+        again = inbound.inbound_events_process(event_ids=[event.pk, 999_999])
+    assert again == {event.pk: InboundEventStatus.PROCESSED, 999_999: None}
+    assert Message.all_tenants.filter(tenant=tenant).count() == 1
+
+
+def test_an_event_of_another_tenant_is_not_processed_by_this_tenants_batch(
+    tenant, other_tenant, cloud_connection, payload
+):
+    (event,) = _events(tenant, cloud_connection, payload, 1)
+    with tenant_context(other_tenant):
+        assert inbound.inbound_events_process(event_ids=[event.pk]) == {event.pk: None}
+    assert _statuses([event]) == [InboundEventStatus.PENDING]

@@ -4,7 +4,7 @@ plan's `max_ai_requests_per_month`, counted from the usage rows); and the record
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db.models import Count, Q, Sum
@@ -20,7 +20,7 @@ RATE_WINDOW_SECONDS = 60
 def month_start(now: datetime | None = None) -> datetime:
     """The first instant of the current month (UTC): caps reset then."""
     now = now or timezone.now()
-    return now.astimezone(timezone.UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    return now.astimezone(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
 
 
 def usage_rate_check(*, tenant_id: int, user_id: int | None) -> None:

@@ -15,7 +15,7 @@ class AISettings(TenantOwned):
     """The tenant's OpenAI-compatible provider (one row per tenant; none = AI not configured)."""
 
     preset = models.CharField(_("provider"), max_length=16, choices=PRESET_CHOICES, default=CUSTOM)
-    base_url = models.URLField(_("API base URL"), max_length=300, help_text=_("e.g. https://api.openai.com/v1"))
+    base_url = models.CharField(_("API base URL"), max_length=300, help_text=_("e.g. https://api.openai.com/v1"))
     api_key = EncryptedTextField(_("API key"), blank=True)
     chat_model = models.CharField(_("chat model"), max_length=120)
     embeddings_model = models.CharField(_("embeddings model"), max_length=120, blank=True)

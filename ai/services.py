@@ -388,7 +388,7 @@ def deal_qualify(*, deal: Deal, actor: User) -> DealQualification:
             evidence[field] = {"value": changes[field], "quote": quote}
     with transaction.atomic():
         if changes:
-            deal_update(deal=deal, actor=actor, **changes)
+            deal = deal_update(deal=deal, actor=actor, **changes)
         qualification, _created = DealQualification.objects.update_or_create(
             deal=deal,
             defaults={

@@ -63,3 +63,12 @@ def test_the_buttons_call_the_api_with_the_pages_csrf_token(admin_user, tenant, 
     response = browser.post(url, HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
     assert response.status_code == 200, response.content
     assert TicketInsight.all_tenants.get(ticket=ticket).summary == "- Customer asks where the order is"
+
+
+def test_the_reason_reads_in_portuguese_for_a_brazilian_workspace(client, admin_user, tenant, ticket):
+    tenant.language = "pt-br"
+    tenant.save(update_fields=["language"])
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "A IA não está configurada neste espaço de trabalho." in html
+    assert "Sugerir respostas" in html

@@ -49,6 +49,7 @@ class Feature(models.TextChoices):
     SUGGEST_REPLIES = "suggest_replies", _("Suggest replies")
     TRANSCRIBE = "transcribe", _("Transcribe a voice note")
     QUALIFY = "qualify", _("BANT qualification")
+    EMBED = "embed", _("Embeddings (knowledge search)")
 
 
 class AIUsage(TenantOwned):

@@ -321,6 +321,23 @@ def message_transcribe(*, message: Message, actor: User) -> MessageTranscript:
     return transcript
 
 
+def texts_embed(*, tenant: Tenant, texts: list[str], actor: User | None = None) -> list[list[float]]:
+    """Embedding vectors of `texts` (one metered request), for the knowledge base's optional
+    semantic search. 409 `ai_feature_not_configured` without an embeddings model: callers treat
+    embeddings as optional and fall back to full-text search."""
+    texts = [text for text in texts if text and text.strip()]
+    if not texts:
+        return []
+    embeddings, _usage = _call(
+        tenant=tenant, user=actor, feature=Feature.EMBED,
+        model_of=lambda found: found.embeddings_model,
+        request=lambda client, model: client.embed(model=model, texts=texts),
+    )  # fmt: skip
+    if len(embeddings.vectors) != len(texts):
+        raise AIBadResponse()
+    return embeddings.vectors
+
+
 # --- Sales ---------------------------------------------------------------------------------------
 
 

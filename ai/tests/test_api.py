@@ -508,3 +508,22 @@ def test_only_admins_change_the_settings(make_member, tenant, client_for, role):
     response = client.put("/api/v1/ai/settings", {"preset": "openai"}, format="json")
     assert response.status_code == 403
     assert client.get("/api/v1/ai/settings").json()["configured"] is False
+
+
+# --- Embeddings (for the knowledge base) ----------------------------------------------------------
+
+
+def test_embeddings_are_metered_and_need_their_model(tenant, admin_user, ai_settings, fake_openai):
+    from ai.exceptions import AIFeatureNotConfigured
+    from ai.services import texts_embed
+    from ai.tests.fakes import vector_of
+
+    with tenant_context(tenant):
+        with pytest.raises(AIFeatureNotConfigured):
+            texts_embed(tenant=tenant, texts=["entrega"])
+        type(ai_settings).objects.filter(pk=ai_settings.pk).update(embeddings_model="fake-embed")
+        vectors = texts_embed(tenant=tenant, texts=["entrega", "  ", "nota fiscal"], actor=admin_user)
+    assert vectors == [vector_of("entrega"), vector_of("nota fiscal")]
+    assert [(row["feature"], row["model"], row["prompt_tokens"]) for row in _usage(tenant)] == [
+        ("embed", "fake-embed", 3)
+    ]

@@ -72,3 +72,31 @@ def test_the_reason_reads_in_portuguese_for_a_brazilian_workspace(client, admin_
     html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
     assert "A IA não está configurada neste espaço de trabalho." in html
     assert "Sugerir respostas" in html
+
+
+def test_voice_notes_show_their_transcript_or_a_transcribe_button(
+    client, admin_user, tenant, ticket, settings, tmp_path, django_assert_max_num_queries
+):
+    from django.core.files.base import ContentFile
+
+    from ai.tests.factories import MessageTranscriptFactory
+    from tickets.models import Message
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    voices = []
+    for _ in range(3):
+        voice = MessageFactory(tenant=tenant, ticket=ticket, type="voice", text="", media_status="ready")
+        voice.media_file.save("voice.ogg", ContentFile(b"OggS"), save=False)
+        Message.all_tenants.filter(pk=voice.pk).update(media_file=voice.media_file.name)
+        voices.append(voice)
+    MessageTranscriptFactory(tenant=tenant, message=voices[0], text="Quero trocar o tamanho")
+    MessageTranscriptFactory(tenant=tenant, message=voices[1], text="Pode ser amanhã")
+    client.force_login(admin_user)
+    client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX)  # warm the session
+    with django_assert_max_num_queries(40) as captured:
+        html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert "Quero trocar o tamanho" in html and "Pode ser amanhã" in html
+    assert html.count('data-ai="transcribe"') == 1
+    assert f'data-ai-url="/api/v1/ai/messages/{voices[2].pk}/transcribe"' in html
+    # The transcripts come with the messages (joined), not one query per voice note.
+    assert not [query for query in captured.captured_queries if 'FROM "ai_messagetranscript"' in query["sql"]]

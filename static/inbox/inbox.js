@@ -762,7 +762,26 @@
     panel.append(head, ...nodes);
     panel.hidden = false;
   }
+  async function aiTranscribe(button) {
+    button.disabled = true;
+    const result = document.createElement("p");
+    try {
+      const response = await fetch(button.dataset.aiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      result.className = response.ok ? "transcript small" : "ai-error small";
+      result.textContent = response.ok ? `📝 ${body.text}` : (body.detail || app.dataset.msgError);
+    } catch (_) {
+      result.className = "ai-error small";
+      result.textContent = app.dataset.msgOffline;
+    }
+    button.replaceWith(result);
+  }
   async function aiAssist(button) {
+    if (button.dataset.ai === "transcribe") { aiTranscribe(button); return; }
     const panel = $("#ai-panel");
     if (!panel) return;
     const paragraph = (text, className) => {

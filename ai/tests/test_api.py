@@ -527,3 +527,13 @@ def test_embeddings_are_metered_and_need_their_model(tenant, admin_user, ai_sett
     assert [(row["feature"], row["model"], row["prompt_tokens"]) for row in _usage(tenant)] == [
         ("embed", "fake-embed", 3)
     ]
+
+
+def test_the_ticket_list_filters_by_the_ais_sentiment_and_category(admin_client, tenant):
+    negative = TicketInsightFactory(tenant=tenant, sentiment="negative", category="Delivery")
+    TicketInsightFactory(tenant=tenant, sentiment="positive", category="Delivery")
+    TicketFactory(tenant=tenant)  # never classified
+    by_sentiment = admin_client.get("/api/v1/tickets", {"sentiment": "negative"}).json()
+    assert [item["id"] for item in by_sentiment["results"]] == [negative.ticket_id]
+    assert admin_client.get("/api/v1/tickets", {"category": "delivery"}).json()["count"] == 2
+    assert admin_client.get("/api/v1/tickets").json()["count"] == 3

@@ -70,7 +70,7 @@ class AISettingsAdmin(TenantScopedAdmin):
         (
             _("Tickets"),
             {
-                "fields": ["ticket_categories"],
+                "fields": ["ticket_categories", "summarize_on_close"],
                 "description": _('The categories the AI classifies tickets into: ["Billing", "Delivery"].'),
             },
         ),

@@ -25,6 +25,10 @@ class AISettings(TenantOwned):
     )  # fmt: skip
     timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=30)
     enabled = models.BooleanField(_("enabled"), default=True)
+    summarize_on_close = models.BooleanField(
+        _("summarize tickets when they close"), default=False,
+        help_text=_("A background job summarizes each closed ticket within a few minutes (uses AI requests)."),
+    )  # fmt: skip
     # The categories `classify` chooses from, defined by the tenant: ["billing", "delivery", ...].
     ticket_categories = models.JSONField(_("ticket categories"), default=list, blank=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)

@@ -3,7 +3,7 @@ and the stored insights (visible as their tickets are, through tickets.selectors
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 
 from accounts.models import User
 from ai.exceptions import AINotConfigured
@@ -96,6 +96,17 @@ def contact_conversation(*, contact, limit: int = 80) -> str:
     latest = list(messages[:limit])
     latest.reverse()
     return "\n".join(conversation_lines(latest))
+
+
+def closed_tickets_to_summarize(*, since, limit: int) -> list[Ticket]:
+    """Tickets closed since `since` whose summary (if any) is older than their closing."""
+    return list(
+        Ticket.objects.filter(status=Ticket.Status.CLOSED, closed_at__gte=since)
+        .filter(Q(ai_insight__isnull=True) | Q(ai_insight__summarized_at__isnull=True)
+                | Q(ai_insight__summarized_at__lt=F("closed_at")))
+        .select_related("tenant")
+        .order_by("closed_at", "id")[:limit]
+    )  # fmt: skip
 
 
 def insight_list_for_user(*, user: User, role: str | None) -> QuerySet[TicketInsight]:

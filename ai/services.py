@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -28,6 +29,7 @@ from ai.exceptions import (
     AINotAudio,
     AINothingToProcess,
     AIProviderError,
+    AIQuotaExceeded,
 )
 from ai.models import AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
 from ai.presets import CUSTOM, PRESETS
@@ -50,6 +52,7 @@ SETTINGS_FIELDS = {
     "timeout_seconds",
     "enabled",
     "ticket_categories",
+    "summarize_on_close",
 }
 COMPOSE_ACTIONS = tuple(prompts.COMPOSE_INSTRUCTIONS)
 COMPOSE_LANGUAGES = ("pt-br", "en", "es")
@@ -191,7 +194,7 @@ def _conversation_or_refuse(ticket: Ticket, **options) -> str:
 # --- Agent assist --------------------------------------------------------------------------------
 
 
-def ticket_summarize(*, ticket: Ticket, actor: User) -> TicketInsight:
+def ticket_summarize(*, ticket: Ticket, actor: User | None) -> TicketInsight:
     """Summarizes the conversation and stores the summary on the ticket's insight."""
     ai_settings = selectors.ai_settings_require()
     conversation = _conversation_or_refuse(ticket)
@@ -336,6 +339,31 @@ def texts_embed(*, tenant: Tenant, texts: list[str], actor: User | None = None) 
     if len(embeddings.vectors) != len(texts):
         raise AIBadResponse()
     return embeddings.vectors
+
+
+CLOSED_SUMMARY_WINDOW_HOURS = 24
+CLOSED_SUMMARIES_PER_RUN = 20
+
+
+def closed_tickets_summarize(*, tenant: Tenant) -> int:
+    """Summarizes the tickets closed in the last day that have no summary since they closed (at
+    most CLOSED_SUMMARIES_PER_RUN a run), when the tenant asked for it. Stops at the monthly cap
+    or at the first provider failure (the next run tries again). Returns how many it summarized."""
+    ai_settings = selectors.ai_settings_get()
+    if ai_settings is None or not ai_settings.is_configured or not ai_settings.summarize_on_close:
+        return 0
+    done = 0
+    for ticket in selectors.closed_tickets_to_summarize(
+        since=timezone.now() - timedelta(hours=CLOSED_SUMMARY_WINDOW_HOURS), limit=CLOSED_SUMMARIES_PER_RUN
+    ):
+        try:
+            ticket_summarize(ticket=ticket, actor=None)
+        except AINothingToProcess:
+            continue
+        except (AIQuotaExceeded, AIProviderError):
+            break
+        done += 1
+    return done
 
 
 # --- Sales ---------------------------------------------------------------------------------------

@@ -27,7 +27,8 @@ class AISettingsSerializer(serializers.ModelSerializer):
         model = AISettings
         fields = [
             "configured", "preset", "base_url", "api_key_set", "chat_model", "embeddings_model",
-            "transcription_model", "timeout_seconds", "enabled", "ticket_categories", "updated_at", "presets",
+            "transcription_model", "timeout_seconds", "enabled", "ticket_categories", "summarize_on_close",
+            "updated_at", "presets",
         ]  # fmt: skip
 
     def get_configured(self, obj) -> bool:
@@ -55,6 +56,7 @@ class AISettingsWriteSerializer(serializers.Serializer):
     ticket_categories = serializers.ListField(
         child=serializers.CharField(max_length=80), required=False, default=list, max_length=50
     )
+    summarize_on_close = serializers.BooleanField(default=False)
 
 
 class UsageFeatureSerializer(serializers.Serializer):

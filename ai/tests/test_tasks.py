@@ -56,3 +56,10 @@ def test_the_job_stops_at_the_monthly_cap(tenant, ai_settings, fake_openai):
     summarize_closed_tickets()
     assert TicketInsight.all_tenants.count() == 1
     assert len(fake_openai.chat_requests()) == 1
+
+
+def test_the_beat_schedule_is_registered():
+    from django_celery_beat.models import PeriodicTask
+
+    schedule = PeriodicTask.objects.get(task="ai.summarize_closed_tickets")
+    assert (schedule.interval.every, schedule.interval.period, schedule.enabled) == (5, "minutes", True)

@@ -54,6 +54,7 @@ class Feature(models.TextChoices):
     TRANSCRIBE = "transcribe", _("Transcribe a voice note")
     QUALIFY = "qualify", _("BANT qualification")
     EMBED = "embed", _("Embeddings (knowledge search)")
+    CONNECTION_TEST = "connection_test", _("Connection test")
 
 
 class AIUsage(TenantOwned):

@@ -107,6 +107,16 @@ def _clean_categories(values) -> list[str]:
     return list(seen.values())
 
 
+def ai_settings_test(*, tenant: Tenant, actor: User) -> dict:
+    """One tiny chat call with the saved settings: proves the URL, key and model work (metered)."""
+    messages = [{"role": "user", "content": "Reply with the word OK."}]
+    completion, usage = _call(
+        tenant=tenant, user=actor, feature=Feature.CONNECTION_TEST,
+        model_of=_chat_model, request=_chat(messages, temperature=0.0, max_tokens=5),
+    )  # fmt: skip
+    return {"ok": True, "model": usage.model, "latency_ms": usage.latency_ms}
+
+
 def ai_client_for(ai_settings: AISettings) -> AIClient:
     return AIClient(
         base_url=ai_settings.base_url, api_key=ai_settings.api_key, timeout=float(ai_settings.timeout_seconds)

@@ -128,3 +128,9 @@ class DealQualificationSerializer(serializers.ModelSerializer):
         model = DealQualification
         fields = ["id", "deal", "budget", "authority", "need", "timeline", "evidence", "model", "updated_at"]
         read_only_fields = fields
+
+
+class AIConnectionTestSerializer(serializers.Serializer):
+    ok = serializers.BooleanField()
+    model = serializers.CharField()
+    latency_ms = serializers.IntegerField()

@@ -14,6 +14,7 @@ def _on(kind: str, action: str, view, name: str):
 urlpatterns = [
     *router.urls,
     route("settings", views.SettingsView.as_view(), name="ai-settings"),
+    route("settings/test", views.SettingsTestView.as_view(), name="ai-settings-test"),
     route("usage", views.UsageView.as_view(), name="ai-usage"),
     route("compose", views.ComposeView.as_view(), name="ai-compose"),
     _on("tickets", "summarize", views.TicketSummarizeView, "ai-ticket-summarize"),

@@ -153,6 +153,17 @@ class SettingsView(APIView):
         return self._respond(services.ai_settings_save(tenant=require_current_tenant(), **data))
 
 
+class SettingsTestView(APIView):
+    """Admins check the saved provider settings with one tiny, metered chat call."""
+
+    permission_classes = [IsTenantAdmin]
+
+    @extend_schema(request=None, responses=s.AIConnectionTestSerializer)
+    def post(self, request):
+        result = services.ai_settings_test(tenant=require_current_tenant(), actor=request.user)
+        return Response(s.AIConnectionTestSerializer(result).data)
+
+
 class TicketInsightFilter(filters.FilterSet):
     sentiment = filters.MultipleChoiceFilter(choices=TicketInsight.Sentiment.choices)
     category = filters.CharFilter(field_name="category", lookup_expr="iexact")

@@ -78,7 +78,7 @@ class Migration(migrations.Migration):
             name='AIUsage',
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('feature', models.CharField(choices=[('summarize', 'Summarize a ticket'), ('classify', 'Sentiment and category'), ('compose', 'Compose / rewrite'), ('suggest_replies', 'Suggest replies'), ('transcribe', 'Transcribe a voice note'), ('qualify', 'BANT qualification'), ('embed', 'Embeddings (knowledge search)')], max_length=24, verbose_name='feature')),
+                ('feature', models.CharField(choices=[('summarize', 'Summarize a ticket'), ('classify', 'Sentiment and category'), ('compose', 'Compose / rewrite'), ('suggest_replies', 'Suggest replies'), ('transcribe', 'Transcribe a voice note'), ('qualify', 'BANT qualification'), ('embed', 'Embeddings (knowledge search)'), ('connection_test', 'Connection test')], max_length=24, verbose_name='feature')),
                 ('model', models.CharField(max_length=120, verbose_name='model')),
                 ('prompt_tokens', models.PositiveIntegerField(default=0, verbose_name='prompt tokens')),
                 ('completion_tokens', models.PositiveIntegerField(default=0, verbose_name='completion tokens')),

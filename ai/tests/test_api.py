@@ -537,3 +537,22 @@ def test_the_ticket_list_filters_by_the_ais_sentiment_and_category(admin_client,
     assert [item["id"] for item in by_sentiment["results"]] == [negative.ticket_id]
     assert admin_client.get("/api/v1/tickets", {"category": "delivery"}).json()["count"] == 2
     assert admin_client.get("/api/v1/tickets").json()["count"] == 3
+
+
+def test_an_admin_tests_the_connection(admin_client, tenant, ai_settings, fake_openai):
+    fake_openai.reply("OK")
+    response = admin_client.post("/api/v1/ai/settings/test")
+    assert response.status_code == 200, response.content
+    assert (response.json()["ok"], response.json()["model"]) == (True, "fake-chat")
+    assert _usage(tenant)[0]["feature"] == "connection_test"
+
+
+def test_a_wrong_key_fails_the_connection_test_with_a_clear_code(admin_client, tenant, ai_settings, fake_openai):
+    type(ai_settings).all_tenants.filter(pk=ai_settings.pk).update(api_key="sk-wrong")
+    response = admin_client.post("/api/v1/ai/settings/test")
+    assert (response.status_code, response.json()["code"]) == (502, "ai_provider_auth_failed")
+
+
+def test_only_admins_test_the_connection(agent_user, tenant, client_for, ai_settings, fake_openai):
+    assert client_for(agent_user, tenant).post("/api/v1/ai/settings/test").status_code == 403
+    assert fake_openai.requests == []

@@ -326,3 +326,12 @@ CAMPAIGN_STOP_WORDS = env.list(
 # (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
 # call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.
 WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS = env.bool("WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS", default=False)
+
+# --- AI (ai app; each tenant configures its own OpenAI-compatible provider) ----------------------
+# Retries of a failed provider call on transient errors (connection, 408, 409, 429, 5xx), with backoff.
+AI_MAX_RETRIES = env.int("AI_MAX_RETRIES", default=2)
+# Agent-assist requests one member may make per minute (429 `ai_rate_limited` beyond).
+AI_USER_RATE_PER_MINUTE = env.int("AI_USER_RATE_PER_MINUTE", default=20)
+# Whether a tenant's AI base URL may point at private or loopback addresses (a local Ollama/vLLM
+# server). Off: tenant admins cannot make the server call into its own network (SSRF).
+AI_ALLOW_PRIVATE_PROVIDER_URLS = env.bool("AI_ALLOW_PRIVATE_PROVIDER_URLS", default=False)

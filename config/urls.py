@@ -13,6 +13,7 @@ api_v1 = [
     path("", include("campaigns.api.urls")),
     path("", include("knowledge.api.urls")),
     path("whatsapp/", include("whatsapp.api.urls")),
+    path("ai/", include("ai.api.urls")),
 ]
 
 urlpatterns = [

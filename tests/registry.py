@@ -16,6 +16,14 @@ from django.utils import timezone
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
+from ai.models import AISettings, AIUsage, DealQualification, MessageTranscript, TicketInsight
+from ai.tests.factories import (
+    AISettingsFactory,
+    AIUsageFactory,
+    DealQualificationFactory,
+    MessageTranscriptFactory,
+    TicketInsightFactory,
+)
 from campaigns.models import Campaign, CampaignRecipient
 from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory, MessageTemplateFactory
 from crm.models import (
@@ -337,3 +345,45 @@ def _article_chunk(tenant: Tenant) -> ArticleChunk:
 @register(Term)
 def _term(tenant: Tenant) -> Term:
     return TermFactory(tenant=tenant, word=f"term{tenant.slug}")
+
+
+# --- ai -------------------------------------------------------------------------------------
+@register(AISettings)
+def _ai_settings(tenant: Tenant) -> AISettings:
+    # Switched off: the sweep's control calls answer 409 `ai_not_configured` instead of calling out.
+    return AISettingsFactory(
+        tenant=tenant,
+        base_url=f"https://llm-of-{tenant.slug}.example.com/v1",
+        api_key=f"sk-key-of-{tenant.slug}",
+        chat_model=f"chat-model-of-{tenant.slug}",
+        ticket_categories=[f"Billing of {tenant.slug}"],
+        enabled=False,
+    )
+
+
+@register(AIUsage)
+def _ai_usage(tenant: Tenant) -> AIUsage:
+    return AIUsageFactory(tenant=tenant, model=f"model-of-{tenant.slug}", ticket=_ticket_in(tenant))
+
+
+@register(TicketInsight)
+def _ticket_insight(tenant: Tenant) -> TicketInsight:
+    return TicketInsightFactory(
+        tenant=tenant,
+        ticket=_ticket_in(tenant),
+        summary=f"Summary of {tenant.slug}",
+        category=f"Billing of {tenant.slug}",
+    )
+
+
+@register(MessageTranscript)
+def _message_transcript(tenant: Tenant) -> MessageTranscript:
+    message = MessageFactory(tenant=tenant, ticket=_ticket_in(tenant), type="voice", text="")
+    return MessageTranscriptFactory(
+        tenant=tenant, message=message, text=f"Voice note of {tenant.slug}", model=f"whisper-of-{tenant.slug}"
+    )
+
+
+@register(DealQualification)
+def _deal_qualification(tenant: Tenant) -> DealQualification:
+    return DealQualificationFactory(tenant=tenant, deal=_deal_in(tenant), model=f"model-of-{tenant.slug}")

@@ -530,6 +530,7 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Campaign", "CampaignRecipient",
         "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
         "Article",
+        "AISettings", "AIUsage", "TicketInsight",
     }  # fmt: skip
 
 

@@ -101,6 +101,12 @@ CONTROL_STATUS: dict[tuple[str, str], int] = {
     ("campaign-resume", "POST"): 409,
     ("campaign-cancel", "POST"): 409,
     ("campaign-audience-import", "POST"): 415,  # a CSV file upload (multipart), not JSON
+    # The sweep's tenants have their AI switched off (tests/registry.py): 409 ai_not_configured.
+    ("ai-ticket-summarize", "POST"): 409,
+    ("ai-ticket-classify", "POST"): 409,
+    ("ai-ticket-suggest-replies", "POST"): 409,
+    ("ai-message-transcribe", "POST"): 409,
+    ("ai-deal-qualify", "POST"): 409,
 }
 
 

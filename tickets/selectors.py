@@ -197,7 +197,10 @@ def inbox_ticket_for_action(*, ticket_id, user: User, role: str | None) -> Ticke
 def inbox_message_page(*, ticket: Ticket, before: Message | None = None, limit: int = INBOX_MESSAGE_PAGE_SIZE):
     """A page of the conversation, oldest first: the `limit` messages before `before` (the newest
     page without it). Returns (messages, has_older)."""
-    messages = Message.objects.filter(ticket=ticket).select_related("author", "quoted", "quoted__author")
+    # ai_transcript: a voice note's transcript shows under the audio (one-to-one, joined).
+    messages = Message.objects.filter(ticket=ticket).select_related(
+        "author", "quoted", "quoted__author", "ai_transcript"
+    )
     if before is not None:
         messages = messages.filter(Q(sent_at__lt=before.sent_at) | Q(sent_at=before.sent_at, id__lt=before.pk))
     page = list(messages.order_by("-sent_at", "-id")[: limit + 1])
@@ -224,7 +227,7 @@ def inbox_message_get(*, message_id, user: User, role: str | None) -> Message:
     visible = Ticket.objects.filter(ticket_visibility_q(user=user, role=role)).values("pk")
     message = (
         Message.objects.filter(pk=message_id, ticket_id__in=visible)
-        .select_related("author", "quoted", "quoted__author", "ticket")
+        .select_related("author", "quoted", "quoted__author", "ticket", "ai_transcript")
         .first()
     )
     if message is None:

@@ -72,9 +72,10 @@ def _refuse(message: str | None = None):
     return ProviderUrlNotAllowed(detail, fields={"api_base_url": [detail]})
 
 
-def provider_url_check(url: str) -> str:
+def provider_url_check(url: str, *, allow_private: bool | None = None) -> str:
     """The URL without a trailing slash, when Prosa may call it: http(s), no user info, and —
-    unless settings.WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS — a host whose every address is public.
+    unless `allow_private` (default: settings.WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS) — a host whose
+    every address is public.
     Resolution happens now; a name that later resolves elsewhere (DNS rebinding) is not covered."""
     url = (url or "").strip()
     if not url:
@@ -86,7 +87,9 @@ def provider_url_check(url: str) -> str:
         raise _refuse() from None
     if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
         raise _refuse()
-    if settings.WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS:
+    if allow_private is None:
+        allow_private = settings.WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS
+    if allow_private:
         return url.rstrip("/")
     host = parts.hostname
     try:

@@ -750,4 +750,100 @@
 
   conversationLoaded();
   connect();
+
+  // --- AI assistant (summaries and suggested replies, through /api/v1/ai/) ---------------------
+
+  function csrfToken() {
+    try { return JSON.parse(document.body.getAttribute("hx-headers") || "{}")["X-CSRFToken"] || ""; } catch (_) { return ""; }
+  }
+  function aiPanelShow(panel, title, nodes) {
+    panel.replaceChildren();
+    const head = document.createElement("header");
+    const heading = document.createElement("strong");
+    heading.textContent = title;
+    const close = document.createElement("button");
+    close.type = "button";
+    close.className = "icon";
+    close.dataset.aiClose = "1";
+    close.setAttribute("aria-label", panel.dataset.msgClose);
+    close.textContent = "✕";
+    head.append(heading, close);
+    panel.append(head, ...nodes);
+    panel.hidden = false;
+  }
+  async function aiTranscribe(button) {
+    button.disabled = true;
+    const result = document.createElement("p");
+    try {
+      const response = await fetch(button.dataset.aiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      result.className = response.ok ? "transcript small" : "ai-error small";
+      result.textContent = response.ok ? `📝 ${body.text}` : (body.detail || app.dataset.msgError);
+    } catch (_) {
+      result.className = "ai-error small";
+      result.textContent = app.dataset.msgOffline;
+    }
+    button.replaceWith(result);
+  }
+  async function aiAssist(button) {
+    if (button.dataset.ai === "transcribe") { aiTranscribe(button); return; }
+    const panel = $("#ai-panel");
+    if (!panel) return;
+    const paragraph = (text, className) => {
+      const node = document.createElement("p");
+      node.textContent = text;
+      if (className) node.className = className;
+      return node;
+    };
+    button.disabled = true;
+    aiPanelShow(panel, panel.dataset.msgWorking, []);
+    try {
+      const response = await fetch(button.dataset.aiUrl, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "X-CSRFToken": csrfToken() },
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) {
+        aiPanelShow(panel, button.textContent.trim(), [paragraph(body.detail || app.dataset.msgError, "ai-error")]);
+        return;
+      }
+      if (button.dataset.ai === "summarize") {
+        aiPanelShow(panel, panel.dataset.msgSummary, [paragraph(body.summary, "ai-summary")]);
+        return;
+      }
+      const replies = body.replies.map((text) => {
+        const choice = document.createElement("button");
+        choice.type = "button";
+        choice.className = "ai-reply";
+        choice.dataset.aiReply = text;
+        choice.textContent = text;
+        return choice;
+      });
+      const nodes = [...replies];
+      if (body.articles.length) {
+        nodes.push(paragraph(`${panel.dataset.msgArticles} ${body.articles.map((article) => article.title).join(" · ")}`, "muted small"));
+      }
+      aiPanelShow(panel, panel.dataset.msgReplies, nodes);
+    } catch (_) {
+      aiPanelShow(panel, button.textContent.trim(), [paragraph(app.dataset.msgOffline, "ai-error")]);
+    } finally {
+      button.disabled = false;
+    }
+  }
+  document.addEventListener("click", (event) => {
+    const trigger = event.target.closest("[data-ai-url], [data-ai-reply], [data-ai-close]");
+    if (!trigger) return;
+    if (trigger.dataset.aiUrl) { aiAssist(trigger); return; }
+    if (trigger.dataset.aiClose) { trigger.closest(".ai-panel").hidden = true; return; }
+    const textarea = composer()?.querySelector("textarea");
+    if (!textarea) return;
+    textarea.value = trigger.dataset.aiReply;
+    textarea.dispatchEvent(new Event("input", { bubbles: true }));
+    textarea.focus();
+  });
 })();

@@ -1,5 +1,6 @@
 from django_filters import rest_framework as filters
 
+from ai.models import TicketInsight
 from tickets.models import Ticket
 from tickets.selectors import ticket_search_q
 
@@ -15,10 +16,23 @@ class TicketFilter(filters.FilterSet):
     assignee = filters.CharFilter(method="filter_assignee", help_text='A user id, or "me".')
     q = filters.CharFilter(method="filter_q", help_text="Contact name or phone, or text of a message.")
     updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    # What the AI said about the ticket (ai.TicketInsight, one per ticket: the join repeats no row).
+    sentiment = filters.ChoiceFilter(
+        field_name="ai_insight__sentiment",
+        choices=TicketInsight.Sentiment.choices,
+        distinct=False,
+        help_text="The customer's sentiment as the AI classified it.",
+    )
+    category = filters.CharFilter(
+        field_name="ai_insight__category", lookup_expr="iexact", distinct=False, help_text="The AI's category."
+    )
 
     class Meta:
         model = Ticket
-        fields = ["status", "priority", "queue", "connection", "tag", "assignee", "q", "updated_since"]
+        fields = [
+            "status", "priority", "queue", "connection", "tag", "assignee", "q", "updated_since",
+            "sentiment", "category",
+        ]  # fmt: skip
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(pk__in=Ticket.tags.through.objects.filter(tag_id=value).values("ticket_id"))

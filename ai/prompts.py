@@ -1,0 +1,106 @@
+"""The instructions sent to the model for each feature. Plain functions returning chat messages,
+so that tests (and readers) can see exactly what goes out."""
+
+from __future__ import annotations
+
+import json
+
+LANGUAGE_NAMES = {"pt-br": "Brazilian Portuguese", "en": "English", "es": "Spanish"}
+
+# How `compose` rewrites a text: the action → the instruction.
+COMPOSE_INSTRUCTIONS = {
+    "formal": "Rewrite the text in a more formal, professional tone.",
+    "friendly": "Rewrite the text in a warmer, friendlier tone.",
+    "shorter": "Rewrite the text shorter, keeping every fact and request.",
+    "fix_grammar": "Fix spelling, grammar and punctuation; change nothing else.",
+    "translate": "Translate the text into {target}.",
+}
+
+
+def language_name(code: str | None) -> str:
+    return LANGUAGE_NAMES.get((code or "").lower(), "the language of the conversation")
+
+
+def summarize(*, conversation: str, language: str) -> list[dict]:
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You summarize customer-service conversations of a company for its agents. "
+                f"Write in {language_name(language)}: 3 to 6 short bullet points with the customer's request, "
+                "what was done and what is still pending. Use only facts from the conversation."
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}"},
+    ]
+
+
+def classify(*, conversation: str, categories: list[str]) -> list[dict]:
+    options = json.dumps(categories, ensure_ascii=False)
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You classify customer-service conversations. Answer only with a JSON object "
+                '{"sentiment": "positive" | "neutral" | "negative", "category": <one of the categories, or "">}. '
+                "The sentiment is the customer's, at the end of the conversation. "
+                f"Categories: {options}."
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}"},
+    ]
+
+
+def compose(*, text: str, action: str, target_language: str | None) -> list[dict]:
+    instruction = COMPOSE_INSTRUCTIONS[action].format(target=language_name(target_language))
+    keep_language = "" if action == "translate" else " Keep the text's language."
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You help a customer-service agent write messages to customers on WhatsApp. "
+                f"{instruction}{keep_language} Answer with the new text only, no quotes or comments."
+            ),
+        },
+        {"role": "user", "content": text},
+    ]
+
+
+def suggest_replies(*, conversation: str, articles: list, language: str) -> list[dict]:
+    knowledge = "\n\n".join(f"[Article {article.id}] {article.title}\n{article.excerpt}" for article in articles)
+    grounding = (
+        f"Company knowledge base articles:\n{knowledge}\n\n"
+        "Use these articles for facts (prices, deadlines, policies); never invent such facts."
+        if articles
+        else "There is no knowledge base article on this: never invent prices, deadlines or policies."
+    )
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You suggest the next message a customer-service agent could send on WhatsApp. "
+                "Write three different short replies in the customer's language "
+                f"(default {language_name(language)}). {grounding} "
+                'Answer only with a JSON object {"replies": ["...", "...", "..."]}.'
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}"},
+    ]
+
+
+def qualify(*, conversation: str, notes: str) -> list[dict]:
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You qualify sales leads with BANT from the conversation with the customer. Answer only with a "
+                'JSON object {"budget": {"value": <number or null>, "quote": "..."}, '
+                '"authority": {"value": "<who decides>", "quote": "..."}, '
+                '"need": {"value": "<what they need>", "quote": "..."}, '
+                '"timeline": {"value": "<when>", "quote": "..."}}. '
+                "Each quote must be the customer's exact words that support the value, copied from the "
+                'conversation. When the conversation does not say, use {"value": null, "quote": ""}.'
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}\n\nSales notes:\n{notes or '(none)'}"},
+    ]

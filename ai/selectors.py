@@ -1,0 +1,114 @@
+"""Reads of the AI domain: the tenant's settings, the conversation texts prompts are built from,
+and the stored insights (visible as their tickets are, through tickets.selectors)."""
+
+from __future__ import annotations
+
+from django.db.models import F, Q, QuerySet
+
+from accounts.models import User
+from ai.exceptions import AINotConfigured
+from ai.models import AISettings, TicketInsight
+from tickets.models import Message, Ticket
+from tickets.selectors import ticket_visibility_q
+from whatsapp.choices import MessageType
+
+CONVERSATION_MESSAGES = 60
+MESSAGE_CHARS = 1000
+AUDIO_TYPES = (MessageType.AUDIO, MessageType.VOICE)
+
+
+def ai_settings_get() -> AISettings | None:
+    return AISettings.objects.first()
+
+
+def ai_settings_require() -> AISettings:
+    """The tenant's settings when AI can be used, else AINotConfigured (409)."""
+    found = ai_settings_get()
+    if found is None or not found.is_configured:
+        raise AINotConfigured()
+    return found
+
+
+def _speaker(message: Message) -> str:
+    if message.direction == Message.Direction.INBOUND:
+        return "Customer"
+    if message.is_internal_note:
+        return "Internal note"
+    if message.sender_type == Message.SenderType.AGENT:
+        return f"Agent ({message.author.name})" if message.author_id and message.author.name else "Agent"
+    return {Message.SenderType.BOT: "Bot", Message.SenderType.SYSTEM: "Automatic message"}.get(
+        message.sender_type, "Company"
+    )
+
+
+def _content(message: Message) -> str:
+    transcript = getattr(message, "ai_transcript", None) if message.type in AUDIO_TYPES else None
+    if transcript is not None:
+        return f"(voice note) {transcript.text}"
+    text = (message.text or "").strip()
+    if message.type != MessageType.TEXT and not text:
+        return f"({message.get_type_display().lower()})"
+    if message.type != MessageType.TEXT:
+        return f"({message.get_type_display().lower()}) {text}"
+    return text
+
+
+def conversation_lines(messages) -> list[str]:
+    return [
+        f"[{message.sent_at:%Y-%m-%d %H:%M}] {_speaker(message)}: {_content(message)[:MESSAGE_CHARS]}"
+        for message in messages
+    ]
+
+
+def ticket_conversation(*, ticket: Ticket, limit: int = CONVERSATION_MESSAGES, include_notes: bool = True) -> str:
+    """The ticket's latest messages as a plain transcript, oldest first (voice notes as their
+    transcript when there is one)."""
+    messages = (
+        Message.objects.filter(ticket=ticket, deleted_at__isnull=True)
+        .select_related("author", "ai_transcript")
+        .order_by("-sent_at", "-id")
+    )
+    if not include_notes:
+        messages = messages.filter(is_internal_note=False)
+    latest = list(messages[:limit])
+    latest.reverse()
+    return "\n".join(conversation_lines(latest))
+
+
+def customer_recent_text(*, ticket: Ticket, limit: int = 3) -> str:
+    """The customer's latest words: what a knowledge search looks for."""
+    texts = (
+        Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND, deleted_at__isnull=True)
+        .exclude(text="")
+        .order_by("-sent_at", "-id")
+        .values_list("text", flat=True)[:limit]
+    )
+    return " ".join(reversed(list(texts)))
+
+
+def contact_conversation(*, contact, limit: int = 80) -> str:
+    """The contact's latest messages across their tickets (a deal's conversation)."""
+    messages = (
+        Message.objects.filter(ticket__contact=contact, deleted_at__isnull=True, is_internal_note=False)
+        .select_related("author", "ai_transcript")
+        .order_by("-sent_at", "-id")
+    )
+    latest = list(messages[:limit])
+    latest.reverse()
+    return "\n".join(conversation_lines(latest))
+
+
+def closed_tickets_to_summarize(*, since, limit: int) -> list[Ticket]:
+    """Tickets closed since `since` whose summary (if any) is older than their closing."""
+    return list(
+        Ticket.objects.filter(status=Ticket.Status.CLOSED, closed_at__gte=since)
+        .filter(Q(ai_insight__isnull=True) | Q(ai_insight__summarized_at__isnull=True)
+                | Q(ai_insight__summarized_at__lt=F("closed_at")))
+        .select_related("tenant")
+        .order_by("closed_at", "id")[:limit]
+    )  # fmt: skip
+
+
+def insight_list_for_user(*, user: User, role: str | None) -> QuerySet[TicketInsight]:
+    visible = Ticket.objects.filter(ticket_visibility_q(user=user, role=role)).values("pk")
+    return TicketInsight.objects.filter(ticket_id__in=visible).order_by("-updated_at", "-id")

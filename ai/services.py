@@ -1,0 +1,456 @@
+"""Writes of the AI domain: the tenant's settings, and the agent-assist features.
+
+Each feature follows one path (`_call`): the settings (409 `ai_not_configured` without them), the
+member's rate limit and the tenant's monthly cap (429), the provider call — outside any database
+transaction, it can take seconds — then the usage row, and in one transaction what the feature
+stores. A failed call is metered too (without counting against the cap) and its error re-raised.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import User
+from ai import grounding, metering, prompts, selectors
+from ai.exceptions import (
+    AIBadResponse,
+    AIFeatureNotConfigured,
+    AIInvalidSettings,
+    AIMediaNotReady,
+    AINotAudio,
+    AINothingToProcess,
+    AIProviderError,
+    AIQuotaExceeded,
+)
+from ai.models import AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.presets import CUSTOM, PRESETS
+from ai.providers import AIClient
+from config.errors import ValidationFailed
+from crm.models import Deal, DealActivity
+from crm.services_sales import deal_update
+from tenants.models import Tenant
+from tickets.models import Message, Ticket
+from whatsapp.exceptions import ProviderUrlNotAllowed
+from whatsapp.services import provider_url_check
+
+SETTINGS_FIELDS = {
+    "preset",
+    "base_url",
+    "api_key",
+    "chat_model",
+    "embeddings_model",
+    "transcription_model",
+    "timeout_seconds",
+    "enabled",
+    "ticket_categories",
+    "summarize_on_close",
+}
+COMPOSE_ACTIONS = tuple(prompts.COMPOSE_INSTRUCTIONS)
+COMPOSE_LANGUAGES = ("pt-br", "en", "es")
+COMPOSE_MAX_CHARS = 4000
+SUGGESTED_REPLIES = 3
+BANT_FIELDS = ("budget", "authority", "need", "timeline")
+
+
+# --- Settings ----------------------------------------------------------------------------------
+
+
+def ai_settings_save(*, tenant: Tenant, **changes: Any) -> AISettings:
+    """Creates or changes the tenant's AI settings. A preset fills the base URL and the models
+    left empty; `api_key=None` (or absent) keeps the stored key, "" removes it."""
+    unknown = set(changes) - SETTINGS_FIELDS
+    if unknown:
+        raise TypeError(f"unknown AI settings: {sorted(unknown)}")
+    with transaction.atomic():
+        current = AISettings.objects.select_for_update().filter(tenant=tenant).first() or AISettings(tenant=tenant)
+        if changes.get("api_key") is None:
+            changes.pop("api_key", None)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        preset = PRESETS.get(current.preset)
+        if preset is not None:
+            for name in ("base_url", "chat_model", "embeddings_model", "transcription_model"):
+                if not getattr(current, name):
+                    setattr(current, name, getattr(preset, name))
+        elif current.preset != CUSTOM:
+            raise AIInvalidSettings(fields={"preset": ["Unknown provider preset."]})
+        try:
+            current.base_url = provider_url_check(
+                current.base_url, allow_private=settings.AI_ALLOW_PRIVATE_PROVIDER_URLS
+            )
+        except ProviderUrlNotAllowed as exc:
+            raise AIInvalidSettings(fields={"base_url": [str(exc.detail)]}) from None
+        if not current.base_url or not current.chat_model:
+            raise AIInvalidSettings(fields={"base_url" if not current.base_url else "chat_model": ["Required."]})
+        current.ticket_categories = _clean_categories(current.ticket_categories)
+        current.save()
+    return current
+
+
+def _clean_categories(values) -> list[str]:
+    if not isinstance(values, list):
+        raise AIInvalidSettings(fields={"ticket_categories": ["A list of names."]})
+    seen: dict[str, str] = {}
+    for value in values:
+        name = str(value).strip()[:80]
+        if name and name.casefold() not in seen:
+            seen[name.casefold()] = name
+    return list(seen.values())
+
+
+def ai_settings_test(*, tenant: Tenant, actor: User) -> dict:
+    """One tiny chat call with the saved settings: proves the URL, key and model work (metered)."""
+    messages = [{"role": "user", "content": "Reply with the word OK."}]
+    completion, usage = _call(
+        tenant=tenant, user=actor, feature=Feature.CONNECTION_TEST,
+        model_of=_chat_model, request=_chat(messages, temperature=0.0, max_tokens=5),
+    )  # fmt: skip
+    return {"ok": True, "model": usage.model, "latency_ms": usage.latency_ms}
+
+
+def ai_client_for(ai_settings: AISettings) -> AIClient:
+    return AIClient(
+        base_url=ai_settings.base_url, api_key=ai_settings.api_key, timeout=float(ai_settings.timeout_seconds)
+    )
+
+
+# --- The metered call ----------------------------------------------------------------------------
+
+
+def _call(
+    *,
+    tenant: Tenant,
+    user: User | None,
+    feature: str,
+    model_of: Callable[[AISettings], str],
+    request: Callable[[AIClient, str], Any],
+    ticket: Ticket | None = None,
+    ai_settings: AISettings | None = None,
+):
+    """Checks, calls the provider and meters the call (its own row, committed whatever the caller
+    does with the answer next: the tokens were spent). Returns (result, the usage row)."""
+    ai_settings = ai_settings or selectors.ai_settings_require()
+    model = model_of(ai_settings)
+    if not model:
+        raise AIFeatureNotConfigured()
+    metering.usage_rate_check(tenant_id=tenant.pk, user_id=user.pk if user else None)
+    metering.usage_quota_check(tenant=tenant)
+    client = ai_client_for(ai_settings)
+    try:
+        result = request(client, model)
+    except AIProviderError as exc:
+        metering.usage_record(
+            tenant=tenant, user=user, ticket=ticket, feature=feature, model=model, error_code=exc.code
+        )
+        raise
+    usage = metering.usage_record(
+        tenant=tenant,
+        user=user,
+        ticket=ticket,
+        feature=feature,
+        model=getattr(result, "model", model) or model,
+        prompt_tokens=getattr(result, "prompt_tokens", 0),
+        completion_tokens=getattr(result, "completion_tokens", 0),
+        latency_ms=result.latency_ms,
+    )
+    return result, usage
+
+
+def _chat(messages: list[dict], **options) -> Callable[[AIClient, str], Any]:
+    return lambda client, model: client.chat(model=model, messages=messages, **options)
+
+
+def _chat_model(ai_settings: AISettings) -> str:
+    return ai_settings.chat_model
+
+
+def _json_object(text: str) -> dict:
+    """The JSON object in a model's answer (tolerating code fences and words around it)."""
+    start, end = text.find("{"), text.rfind("}")
+    if start == -1 or end <= start:
+        raise AIBadResponse()
+    try:
+        value = json.loads(text[start : end + 1])
+    except json.JSONDecodeError:
+        raise AIBadResponse() from None
+    if not isinstance(value, dict):
+        raise AIBadResponse()
+    return value
+
+
+def _insight_for(ticket: Ticket) -> TicketInsight:
+    insight, _created = TicketInsight.objects.select_for_update().get_or_create(
+        ticket=ticket, defaults={"tenant_id": ticket.tenant_id}
+    )
+    return insight
+
+
+def _conversation_or_refuse(ticket: Ticket, **options) -> str:
+    conversation = selectors.ticket_conversation(ticket=ticket, **options)
+    if not conversation:
+        raise AINothingToProcess()
+    return conversation
+
+
+# --- Agent assist --------------------------------------------------------------------------------
+
+
+def ticket_summarize(*, ticket: Ticket, actor: User | None) -> TicketInsight:
+    """Summarizes the conversation and stores the summary on the ticket's insight."""
+    ai_settings = selectors.ai_settings_require()
+    conversation = _conversation_or_refuse(ticket)
+    messages = prompts.summarize(conversation=conversation, language=ticket.tenant.language)
+    completion, _usage = _call(
+        tenant=ticket.tenant, user=actor, ticket=ticket, feature=Feature.SUMMARIZE, ai_settings=ai_settings,
+        model_of=_chat_model, request=_chat(messages, max_tokens=500),
+    )  # fmt: skip
+    summary = completion.text.strip()
+    if not summary:
+        raise AIBadResponse()
+    with transaction.atomic():
+        insight = _insight_for(ticket)
+        insight.summary = summary
+        insight.summarized_at = timezone.now()
+        insight.save(update_fields=["summary", "summarized_at", "updated_at"])
+    return insight
+
+
+def ticket_classify(*, ticket: Ticket, actor: User) -> TicketInsight:
+    """The customer's sentiment and one of the tenant's categories, stored on the insight."""
+    ai_settings = selectors.ai_settings_require()
+    conversation = _conversation_or_refuse(ticket, include_notes=False)
+    categories = list(ai_settings.ticket_categories or [])
+    messages = prompts.classify(conversation=conversation, categories=categories)
+    completion, _usage = _call(
+        tenant=ticket.tenant, user=actor, ticket=ticket, feature=Feature.CLASSIFY, ai_settings=ai_settings,
+        model_of=_chat_model, request=_chat(messages, temperature=0.0, max_tokens=100),
+    )  # fmt: skip
+    answer = _json_object(completion.text)
+    sentiment = str(answer.get("sentiment", "")).strip().lower()
+    if sentiment not in TicketInsight.Sentiment.values:
+        raise AIBadResponse()
+    by_key = {category.casefold(): category for category in categories}
+    category = by_key.get(str(answer.get("category") or "").strip().casefold(), "")
+    with transaction.atomic():
+        insight = _insight_for(ticket)
+        insight.sentiment = sentiment
+        insight.category = category
+        insight.classified_at = timezone.now()
+        insight.save(update_fields=["sentiment", "category", "classified_at", "updated_at"])
+    return insight
+
+
+def text_compose(*, tenant: Tenant, actor: User, text: str, action: str, target_language: str | None = None) -> str:
+    """The text rewritten (more formal, friendlier, shorter, corrected) or translated."""
+    ai_settings = selectors.ai_settings_require()
+    text = (text or "").strip()
+    if not text:
+        raise ValidationFailed(fields={"text": ["Required."]})
+    if action not in COMPOSE_ACTIONS:
+        raise ValidationFailed(fields={"action": ["Unknown action."]})
+    if action == "translate" and target_language not in COMPOSE_LANGUAGES:
+        raise ValidationFailed(fields={"target_language": ["One of pt-br, en, es."]})
+    messages = prompts.compose(text=text[:COMPOSE_MAX_CHARS], action=action, target_language=target_language)
+    completion, _usage = _call(
+        tenant=tenant, user=actor, feature=Feature.COMPOSE, ai_settings=ai_settings,
+        model_of=_chat_model, request=_chat(messages, temperature=0.3, max_tokens=1200),
+    )  # fmt: skip
+    result = completion.text.strip()
+    if not result:
+        raise AIBadResponse()
+    return result
+
+
+def ticket_suggest_replies(*, ticket: Ticket, actor: User) -> dict:
+    """Three replies the agent could send, grounded on the conversation and on the knowledge base
+    articles found for the customer's latest words (listed in the answer). Nothing is stored."""
+    ai_settings = selectors.ai_settings_require()
+    conversation = _conversation_or_refuse(ticket, include_notes=False)
+    articles = grounding.knowledge_for(query=selectors.customer_recent_text(ticket=ticket))
+    messages = prompts.suggest_replies(conversation=conversation, articles=articles, language=ticket.tenant.language)
+    completion, _usage = _call(
+        tenant=ticket.tenant, user=actor, ticket=ticket, feature=Feature.SUGGEST_REPLIES, ai_settings=ai_settings,
+        model_of=_chat_model, request=_chat(messages, temperature=0.7, max_tokens=800),
+    )  # fmt: skip
+    replies = _json_object(completion.text).get("replies")
+    if not isinstance(replies, list):
+        raise AIBadResponse()
+    replies = [str(reply).strip() for reply in replies if str(reply).strip()][:SUGGESTED_REPLIES]
+    if not replies:
+        raise AIBadResponse()
+    return {
+        "replies": replies,
+        "articles": [{"id": article.id, "title": article.title} for article in articles],
+    }
+
+
+def _transcription_language(tenant: Tenant) -> str | None:
+    # Whisper takes ISO-639-1 codes; the tenant's language is a hint, not a constraint.
+    return (tenant.language or "").split("-")[0] or None
+
+
+def message_transcribe(*, message: Message, actor: User) -> MessageTranscript:
+    """The text of a voice note (Whisper-compatible endpoint), stored with the message."""
+    ai_settings = selectors.ai_settings_require()
+    if message.type not in selectors.AUDIO_TYPES:
+        raise AINotAudio()
+    if message.media_status != Message.MediaStatus.READY or not message.media_file:
+        raise AIMediaNotReady()
+    with message.media_file.open("rb") as media:
+        content = media.read()
+    filename = message.media_filename or message.media_file.name.rsplit("/", 1)[-1] or "voice.ogg"
+    language = _transcription_language(message.tenant)
+
+    def request(client: AIClient, model: str):
+        return client.transcribe(
+            model=model, filename=filename, content=content, mime_type=message.media_mime, language=language
+        )
+
+    transcription, _usage = _call(
+        tenant=message.tenant, user=actor, ticket=message.ticket, feature=Feature.TRANSCRIBE,
+        ai_settings=ai_settings, model_of=lambda found: found.transcription_model, request=request,
+    )  # fmt: skip
+    if not transcription.text:
+        raise AIBadResponse()
+    with transaction.atomic():
+        transcript, _created = MessageTranscript.objects.update_or_create(
+            message=message,
+            defaults={
+                "tenant_id": message.tenant_id,
+                "text": transcription.text,
+                "language": transcription.language[:16],
+                "model": transcription.model[:120],
+            },
+        )
+    return transcript
+
+
+def texts_embed(*, tenant: Tenant, texts: list[str], actor: User | None = None) -> list[list[float]]:
+    """Embedding vectors of `texts` (one metered request), for the knowledge base's optional
+    semantic search. 409 `ai_feature_not_configured` without an embeddings model: callers treat
+    embeddings as optional and fall back to full-text search."""
+    texts = [text for text in texts if text and text.strip()]
+    if not texts:
+        return []
+    embeddings, _usage = _call(
+        tenant=tenant, user=actor, feature=Feature.EMBED,
+        model_of=lambda found: found.embeddings_model,
+        request=lambda client, model: client.embed(model=model, texts=texts),
+    )  # fmt: skip
+    if len(embeddings.vectors) != len(texts):
+        raise AIBadResponse()
+    return embeddings.vectors
+
+
+CLOSED_SUMMARY_WINDOW_HOURS = 24
+CLOSED_SUMMARIES_PER_RUN = 20
+
+
+def closed_tickets_summarize(*, tenant: Tenant) -> int:
+    """Summarizes the tickets closed in the last day that have no summary since they closed (at
+    most CLOSED_SUMMARIES_PER_RUN a run), when the tenant asked for it. Stops at the monthly cap
+    or at the first provider failure (the next run tries again). Returns how many it summarized."""
+    ai_settings = selectors.ai_settings_get()
+    if ai_settings is None or not ai_settings.is_configured or not ai_settings.summarize_on_close:
+        return 0
+    done = 0
+    for ticket in selectors.closed_tickets_to_summarize(
+        since=timezone.now() - timedelta(hours=CLOSED_SUMMARY_WINDOW_HOURS), limit=CLOSED_SUMMARIES_PER_RUN
+    ):
+        try:
+            ticket_summarize(ticket=ticket, actor=None)
+        except AINothingToProcess:
+            continue
+        except (AIQuotaExceeded, AIProviderError):
+            break
+        done += 1
+    return done
+
+
+# --- Sales ---------------------------------------------------------------------------------------
+
+
+def _normalized(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip().casefold()
+
+
+def _budget_value(value) -> Decimal | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    digits = re.sub(r"[^\d,.]", "", str(value or ""))
+    if not digits:
+        return None
+    # "5.000,00" (pt-BR) and "5,000.00" (en): the last separator followed by 2 digits is decimal.
+    match = re.fullmatch(r"(.*?)[.,](\d{1,2})", digits)
+    whole, cents = (match.group(1), match.group(2)) if match else (digits, "0")
+    try:
+        return Decimal(f"{re.sub(r'[.,]', '', whole) or '0'}.{cents}").quantize(Decimal("0.01"))
+    except InvalidOperation:
+        return None
+
+
+def deal_qualify(*, deal: Deal, actor: User) -> DealQualification:
+    """BANT from the contact's conversations and the deal's notes. A field is filled only when the
+    model quotes words that really are in the conversation (the quote is kept as evidence); the
+    others keep their value."""
+    ai_settings = selectors.ai_settings_require()
+    conversation = selectors.contact_conversation(contact=deal.contact) if deal.contact_id else ""
+    notes = "\n".join(
+        DealActivity.objects.filter(
+            deal=deal, type__in=[DealActivity.Type.NOTE, DealActivity.Type.CALL, DealActivity.Type.MEETING]
+        )
+        .exclude(text="")
+        .order_by("-created_at")
+        .values_list("text", flat=True)[:20]
+    )
+    if not conversation and not notes:
+        raise AINothingToProcess()
+    messages = prompts.qualify(conversation=conversation, notes=notes)
+    completion, usage = _call(
+        tenant=deal.tenant, user=actor, feature=Feature.QUALIFY, ai_settings=ai_settings,
+        model_of=_chat_model, request=_chat(messages, temperature=0.0, max_tokens=600),
+    )  # fmt: skip
+    answer = _json_object(completion.text)
+    source = _normalized(f"{conversation}\n{notes}")
+    evidence: dict[str, dict] = {}
+    changes: dict[str, Any] = {}
+    for field in BANT_FIELDS:
+        item = answer.get(field)
+        if not isinstance(item, dict):
+            continue
+        value, quote = item.get("value"), str(item.get("quote") or "").strip()
+        if value in (None, "") or not quote or _normalized(quote) not in source:
+            continue
+        if field == "budget":
+            budget = _budget_value(value)
+            if budget is None:
+                continue
+            changes["budget"] = budget
+            evidence[field] = {"value": str(budget), "quote": quote}
+        else:
+            limit = Deal._meta.get_field(field).max_length
+            text = str(value).strip()
+            changes[field] = text[:limit] if limit else text
+            evidence[field] = {"value": changes[field], "quote": quote}
+    with transaction.atomic():
+        if changes:
+            deal = deal_update(deal=deal, actor=actor, **changes)
+        qualification, _created = DealQualification.objects.update_or_create(
+            deal=deal,
+            defaults={
+                "tenant_id": deal.tenant_id,
+                "evidence": evidence,
+                "model": usage.model,
+                "qualified_by": actor,
+            },
+        )
+    return qualification

@@ -1,0 +1,102 @@
+"""The inbox's AI buttons: off with the reason when AI is not configured, and the session-authenticated
+call the inbox's script makes (CSRF token from the page)."""
+
+import json
+import re
+
+import pytest
+from django.test import Client
+
+from ai.models import TicketInsight
+from ai.tests.factories import AISettingsFactory
+from tickets.tests.factories import MessageFactory, TicketFactory
+
+pytestmark = pytest.mark.django_db
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def ticket(tenant):
+    tenant.language = "en"
+    tenant.save(update_fields=["language"])
+    ticket = TicketFactory(tenant=tenant)
+    MessageFactory(tenant=tenant, ticket=ticket, text="Where is my order?")
+    return ticket
+
+
+def _buttons(html: str) -> dict[str, str]:
+    return {match[0]: match[1] for match in re.findall(r'<button type="button" data-ai="(\w+)"([^>]*)>', html)}
+
+
+def test_the_buttons_are_off_with_the_reason_when_ai_is_not_configured(client, admin_user, ticket):
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    buttons = _buttons(html)
+    assert set(buttons) == {"summarize", "suggest"}
+    reason = "AI is not configured for this workspace. An admin can set it up."
+    for attributes in buttons.values():
+        assert "disabled" in attributes and reason in attributes
+    assert f'<span class="muted small ai-off">{reason}</span>' in html
+
+
+def test_switched_off_ai_says_so(client, admin_user, tenant, ticket):
+    AISettingsFactory(tenant=tenant, enabled=False)
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert "AI is switched off for this workspace." in _buttons(html)["summarize"]
+
+
+def test_the_buttons_call_the_api_with_the_pages_csrf_token(admin_user, tenant, ticket, ai_settings, fake_openai):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    page = browser.get("/inbox/").content.decode()
+    token = json.loads(re.search(r"hx-headers='([^']+)'", page).group(1))["X-CSRFToken"]
+    html = browser.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    buttons = _buttons(html)
+    assert "disabled" not in buttons["summarize"]
+    url = re.search(r'data-ai-url="([^"]+)"', buttons["summarize"]).group(1)
+    assert url == f"/api/v1/ai/tickets/{ticket.pk}/summarize"
+
+    assert browser.post(url).status_code == 403  # no token: refused
+    fake_openai.reply("- Customer asks where the order is")
+    response = browser.post(url, HTTP_X_CSRFTOKEN=token, HTTP_ACCEPT="application/json")
+    assert response.status_code == 200, response.content
+    assert TicketInsight.all_tenants.get(ticket=ticket).summary == "- Customer asks where the order is"
+
+
+def test_the_reason_reads_in_portuguese_for_a_brazilian_workspace(client, admin_user, tenant, ticket):
+    tenant.language = "pt-br"
+    tenant.save(update_fields=["language"])
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX, HTTP_ACCEPT_LANGUAGE="pt-br").content.decode()
+    assert "A IA não está configurada neste espaço de trabalho." in html
+    assert "Sugerir respostas" in html
+
+
+def test_voice_notes_show_their_transcript_or_a_transcribe_button(
+    client, admin_user, tenant, ticket, settings, tmp_path, django_assert_max_num_queries
+):
+    from django.core.files.base import ContentFile
+
+    from ai.tests.factories import MessageTranscriptFactory
+    from tickets.models import Message
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    voices = []
+    for _ in range(3):
+        voice = MessageFactory(tenant=tenant, ticket=ticket, type="voice", text="", media_status="ready")
+        voice.media_file.save("voice.ogg", ContentFile(b"OggS"), save=False)
+        Message.all_tenants.filter(pk=voice.pk).update(media_file=voice.media_file.name)
+        voices.append(voice)
+    MessageTranscriptFactory(tenant=tenant, message=voices[0], text="Quero trocar o tamanho")
+    MessageTranscriptFactory(tenant=tenant, message=voices[1], text="Pode ser amanhã")
+    client.force_login(admin_user)
+    client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX)  # warm the session
+    with django_assert_max_num_queries(40) as captured:
+        html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert "Quero trocar o tamanho" in html and "Pode ser amanhã" in html
+    assert html.count('data-ai="transcribe"') == 1
+    assert f'data-ai-url="/api/v1/ai/messages/{voices[2].pk}/transcribe"' in html
+    # The transcripts come with the messages (joined), not one query per voice note.
+    assert not [query for query in captured.captured_queries if 'FROM "ai_messagetranscript"' in query["sql"]]

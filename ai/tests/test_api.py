@@ -1,8 +1,5 @@
 """Agent assist through /api/v1/ai/, with the real openai client talking to the fake provider."""
 
-import sys
-import types
-from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
@@ -283,51 +280,39 @@ def test_translate_needs_a_target_language(admin_client, ai_settings, fake_opena
 # --- Suggest replies ------------------------------------------------------------------------
 
 
-@dataclass
-class _Article:
-    pk: int
-    title: str
-    body: str
-
-
-@dataclass
-class _Hit:
-    article: _Article
-    score: float
-    headline: str
-
-
 @pytest.fixture
-def knowledge_base(monkeypatch):
-    """Stands in for knowledge.selectors (built apart from this app) with one article."""
-    queries = []
+def knowledge_base(tenant):
+    """Two published articles (through knowledge.services, so they are indexed) and a draft."""
+    from knowledge import services as knowledge_services
 
-    def knowledge_search(*, query, limit=5, language=None, tags=None, categories=None, published_only=True):
-        queries.append(query)
-        article = _Article(pk=71, title="Prazos de entrega", body="Entregas em até 5 dias úteis.")
-        return [_Hit(article=article, score=0.9, headline="Entregas em até <b>5 dias úteis</b>.")]
-
-    module = types.ModuleType("knowledge.selectors")
-    module.knowledge_search = knowledge_search
-    monkeypatch.setitem(sys.modules, "knowledge.selectors", module)
-    return queries
+    articles = {}
+    with tenant_context(tenant):
+        for title, body, status in [
+            ("Prazos de entrega", "Se o seu pedido não chegou: as entregas levam até 5 dias úteis.", "published"),
+            ("Troca de tamanho", "Trocas de roupas e calçados em até 30 dias.", "published"),
+            ("Pedido atrasado (rascunho)", "Pedido que não chegou: reenvio grátis.", "draft"),
+        ]:
+            articles[title] = knowledge_services.article_create(
+                tenant=tenant, actor=None, title=title, body=body, status=status
+            )
+    return articles
 
 
 def test_suggest_replies_grounds_on_the_knowledge_base(admin_client, ticket, ai_settings, fake_openai, knowledge_base):
     fake_openai.reply({"replies": ["Resposta 1", "Resposta 2", "Resposta 3", "Resposta 4"]})
     response = admin_client.post(f"/api/v1/ai/tickets/{ticket.pk}/suggest-replies")
     assert response.status_code == 200, response.content
+    delivery = knowledge_base["Prazos de entrega"]
     assert response.json() == {
         "replies": ["Resposta 1", "Resposta 2", "Resposta 3"],
-        "articles": [{"id": 71, "title": "Prazos de entrega"}],
+        "articles": [{"id": delivery.pk, "title": "Prazos de entrega"}],  # the draft is never used
     }
-    assert knowledge_base == ["Meu pedido 1234 não chegou Estou muito chateada, é a segunda vez"]
     system = fake_openai.chat_requests()[0]["messages"][0]["content"]
-    assert "[Article 71] Prazos de entrega" in system and "5 dias úteis" in system
+    assert f"[Article {delivery.pk}] Prazos de entrega" in system and "5 dias úteis" in system
+    assert "reenvio grátis" not in system
 
 
-def test_suggest_replies_without_a_knowledge_base(admin_client, ticket, ai_settings, fake_openai, monkeypatch):
-    monkeypatch.setitem(sys.modules, "knowledge.selectors", None)  # importing it raises ImportError
+def test_suggest_replies_without_a_matching_article(admin_client, ticket, ai_settings, fake_openai):
     fake_openai.reply({"replies": ["A", "B", "C"]})
     response = admin_client.post(f"/api/v1/ai/tickets/{ticket.pk}/suggest-replies")
     assert response.json() == {"replies": ["A", "B", "C"], "articles": []}

@@ -11,6 +11,7 @@ api_v1 = [
     path("", include("tickets.api.urls")),
     path("", include("crm.api.urls")),
     path("", include("campaigns.api.urls")),
+    path("", include("flows.api.urls")),
     path("whatsapp/", include("whatsapp.api.urls")),
 ]
 

@@ -1,0 +1,159 @@
+"""Back office of flows: the flow and its trigger, its versions (publish, roll back), and the runs
+on tickets with the trace of every executed node (read-only)."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from accounts.admin_access import admin_role
+from config.errors import ProsaError
+from flows import services
+from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
+from tenants.admin import TenantScopedAdmin, is_platform_view
+from tenants.context import get_current_tenant, tenant_context
+
+
+class _ObjectTenantAdmin(TenantScopedAdmin):
+    """A superuser outside any tenant opens an object inside its own tenant (its inlines are
+    tenant-scoped queries)."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        if object_id and is_platform_view(request):
+            obj = self.model.all_tenants.filter(pk=object_id).select_related("tenant").first()
+            if obj is not None:
+                with tenant_context(obj.tenant):
+                    response = super().changeform_view(request, object_id, form_url, extra_context)
+                    if hasattr(response, "render"):
+                        response.render()
+                    return response
+        return super().changeform_view(request, object_id, form_url, extra_context)
+
+
+class _ReadOnlyInline(admin.TabularInline):
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.is_superuser or admin_role(request) is not None
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class FlowVersionInline(_ReadOnlyInline):
+    model = FlowVersion
+    fields = ["number", "published_at", "created_by", "created_at", "node_count"]
+    readonly_fields = fields
+    ordering = ["-number"]
+
+    @admin.display(description=_("nodes"))
+    def node_count(self, version):
+        return len((version.graph or {}).get("nodes", []))
+
+
+class FlowForm(forms.ModelForm):
+    class Meta:
+        model = Flow
+        fields = ["name", "description", "trigger_type", "trigger_config", "priority", "is_active"]
+
+    def clean(self):
+        cleaned = super().clean()
+        try:
+            services.trigger_config_clean(
+                trigger_type=cleaned.get("trigger_type") or Flow.Trigger.MANUAL,
+                config=cleaned.get("trigger_config") or {},
+            )
+        except ProsaError as exc:
+            raise ValidationError({"trigger_config": str(exc.fields.get("trigger_config") or exc.detail)}) from None
+        if cleaned.get("is_active") and (self.instance.pk is None or self.instance.published_version_id is None):
+            raise ValidationError({"is_active": _("Publish a version of the flow before activating it.")})
+        return cleaned
+
+
+@admin.register(Flow)
+class FlowAdmin(_ObjectTenantAdmin):
+    form = FlowForm
+    list_display = ["name", "trigger_type", "is_active", "published_number", "priority", "updated_at"]
+    list_filter = ["trigger_type", "is_active"]
+    list_select_related = ["published_version"]
+    search_fields = ["name"]
+    readonly_fields = ["published_number"]
+    inlines = [FlowVersionInline]
+    actions = ["publish_latest", "rollback"]
+
+    @admin.display(description=_("published version"))
+    def published_number(self, flow):
+        return flow.published_version.number if flow.published_version_id else "—"
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in FlowForm.Meta.fields if name in form.cleaned_data}
+        tenant = obj.tenant if obj.tenant_id else get_current_tenant()
+        with tenant_context(tenant):
+            if change:
+                saved = services.flow_update(flow=obj, **data)
+            else:
+                saved = services.flow_create(tenant=tenant, actor=request.user, **data)
+        obj.pk, form.instance = saved.pk, saved
+
+    def delete_model(self, request, obj):
+        with tenant_context(obj.tenant):
+            services.flow_delete(flow=obj)
+
+    def _each(self, request, queryset, service, done_message):
+        done = 0
+        for flow in queryset:
+            with tenant_context(flow.tenant):
+                try:
+                    version = service(flow=flow)
+                except ProsaError as exc:
+                    detail = exc.detail
+                    if exc.fields.get("graph"):
+                        detail = f"{detail} {exc.fields['graph']}"
+                    self.message_user(request, f"{flow}: {detail}", messages.ERROR)
+                    continue
+            done += 1
+            self.message_user(request, done_message % {"flow": flow, "number": version.number}, messages.SUCCESS)
+
+    @admin.action(description=_("Publish the latest version"), permissions=["manage"])
+    def publish_latest(self, request, queryset):
+        self._each(request, queryset, services.flow_publish, _("%(flow)s: version %(number)d published."))
+
+    @admin.action(description=_("Roll back to the previous published version"), permissions=["manage"])
+    def rollback(self, request, queryset):
+        self._each(request, queryset, services.flow_rollback, _("%(flow)s: back to version %(number)d."))
+
+
+class FlowTraceInline(_ReadOnlyInline):
+    model = FlowTrace
+    fields = ["at", "node_id", "node_type", "input", "output"]
+    readonly_fields = fields
+    ordering = ["at", "id"]
+
+
+@admin.register(FlowRun)
+class FlowRunAdmin(_ObjectTenantAdmin):
+    list_display = ["flow", "ticket", "status", "current_node", "step_count", "started_at", "ended_at"]
+    list_filter = ["status"]
+    list_select_related = ["flow", "ticket__contact"]
+    search_fields = ["flow__name", "ticket__protocol"]
+    inlines = [FlowTraceInline]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [field.name for field in FlowRun._meta.fields if field.name != "tenant"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

@@ -515,7 +515,7 @@ class Engine:
     def _node_http_request(self, node, data):
         method = data.get("method", "POST" if data.get("body") is not None else "GET")
         url = self.render(data["url"])
-        headers = {key: self.render(value) for key, value in (data.get("headers") or {}).items()}
+        headers = {key: self.render(value).strip() for key, value in (data.get("headers") or {}).items()}
         body = self.render_deep(data["body"]) if data.get("body") is not None else None
         timeout = float(data.get("timeout") or 10)
         trace_in = {"method": method, "url": url.split("?", 1)[0], "body": body}

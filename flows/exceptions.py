@@ -16,3 +16,8 @@ class FlowNotPublished(Conflict):
 class VersionNotFound(NotFound):
     code = "flow_version_not_found"
     default_detail = _("That version of the flow does not exist.")
+
+
+class FlowNameTaken(Conflict):
+    code = "flow_name_taken"
+    default_detail = _("Another flow already has this name.")

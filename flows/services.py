@@ -29,7 +29,7 @@ from config.errors import ProsaError
 from crm.models import Contact
 from flows import schema
 from flows.engine import Effects, Engine, Inbound
-from flows.exceptions import FlowInvalid, FlowNotPublished, VersionNotFound
+from flows.exceptions import FlowInvalid, FlowNameTaken, FlowNotPublished, VersionNotFound
 from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
 from tenants.hours import is_open
 from tenants.models import Tenant
@@ -97,6 +97,11 @@ def trigger_config_clean(*, trigger_type: str, config: Any) -> dict:
     return config
 
 
+def _ensure_name_free(*, tenant: Tenant, name: str, exclude_id: int | None = None) -> None:
+    if Flow.objects.filter(tenant=tenant, name__iexact=name.strip()).exclude(pk=exclude_id).exists():
+        raise FlowNameTaken(fields={"name": [str(FlowNameTaken.default_detail)]})
+
+
 def flow_create(*, tenant: Tenant, actor: User | None, graph: dict | None = None, **values: Any) -> Flow:
     unknown = values.keys() - FLOW_FIELDS
     if unknown:
@@ -106,6 +111,7 @@ def flow_create(*, tenant: Tenant, actor: User | None, graph: dict | None = None
     )
     if values.get("is_active"):
         raise FlowNotPublished()
+    _ensure_name_free(tenant=tenant, name=values.get("name", ""))
     with transaction.atomic():
         flow = Flow.objects.create(tenant=tenant, **values)
         FlowVersion.objects.create(
@@ -118,6 +124,8 @@ def flow_update(*, flow: Flow, **changes: Any) -> Flow:
     unknown = changes.keys() - FLOW_FIELDS
     if unknown:
         raise TypeError(f"flow_update() got unexpected fields {sorted(unknown)}")
+    if "name" in changes and changes["name"] != flow.name:
+        _ensure_name_free(tenant=flow.tenant, name=changes["name"], exclude_id=flow.pk)
     for field, value in changes.items():
         setattr(flow, field, value)
     if "trigger_type" in changes or "trigger_config" in changes:

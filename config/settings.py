@@ -316,3 +316,10 @@ WHATSAPP_MEDIA_MAX_BYTES = env.int("WHATSAPP_MEDIA_MAX_BYTES", default=100 * 102
 # (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
 # call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.
 WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS = env.bool("WHATSAPP_ALLOW_PRIVATE_PROVIDER_URLS", default=False)
+
+# --- Flows (docs/FLOWS.md) -------------------------------------------------------------------
+# Nodes a run may execute for one event (a message, a timer) before the loop guard fails it.
+FLOWS_MAX_STEPS_PER_EVENT = env.int("FLOWS_MAX_STEPS_PER_EVENT", default=50)
+# Whether HTTP request nodes may call private, loopback or link-local addresses (an n8n on the
+# same network). Off: a tenant's flow cannot make the server call into its own network (SSRF).
+FLOWS_HTTP_ALLOW_PRIVATE_URLS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_URLS", default=False)

@@ -60,9 +60,22 @@ class FlowVersionInline(_ReadOnlyInline):
 
 
 class FlowForm(forms.ModelForm):
+    graph = forms.JSONField(
+        label=_("graph (latest version)"),
+        required=False,
+        help_text=_("Nodes and edges (docs/FLOWS.md). Saving stores a draft; publish it with the action."),
+        widget=forms.Textarea(attrs={"rows": 16, "cols": 100, "style": "font-family: monospace"}),
+    )
+
     class Meta:
         model = Flow
         fields = ["name", "description", "trigger_type", "trigger_config", "priority", "is_active"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            latest = self.instance.versions.order_by("-number").first()
+            self.fields["graph"].initial = latest.graph if latest else None
 
     def clean(self):
         cleaned = super().clean()
@@ -96,11 +109,14 @@ class FlowAdmin(_ObjectTenantAdmin):
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in FlowForm.Meta.fields if name in form.cleaned_data}
         tenant = obj.tenant if obj.tenant_id else get_current_tenant()
+        graph = form.cleaned_data.get("graph")
         with tenant_context(tenant):
             if change:
                 saved = services.flow_update(flow=obj, **data)
+                if "graph" in form.changed_data and graph is not None:
+                    services.flow_version_save(flow=saved, graph=graph, actor=request.user)
             else:
-                saved = services.flow_create(tenant=tenant, actor=request.user, **data)
+                saved = services.flow_create(tenant=tenant, actor=request.user, graph=graph, **data)
         obj.pk, form.instance = saved.pk, saved
 
     def delete_model(self, request, obj):

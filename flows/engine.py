@@ -13,14 +13,17 @@ waiting for the customer fails instead of spinning.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import random
 import re
+import socket
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx2
 from django.conf import settings
@@ -519,8 +522,8 @@ class Engine:
         body = self.render_deep(data["body"]) if data.get("body") is not None else None
         timeout = float(data.get("timeout") or 10)
         trace_in = {"method": method, "url": url.split("?", 1)[0], "body": body}
-        if not url.startswith(("http://", "https://")):
-            self._trace(node, trace_in, {"error": "invalid_url"})
+        if not url_allowed(url):
+            self._trace(node, trace_in, {"error": "url_not_allowed"})
             return "error"
         try:
             with httpx2.Client(timeout=timeout, follow_redirects=False) as client:
@@ -601,6 +604,34 @@ class Engine:
 @dataclass(frozen=True)
 class _Jump:
     node_id: str
+
+
+def url_allowed(url: str) -> bool:
+    """http(s) without user info, to a host whose every address is public unless
+    settings.FLOWS_HTTP_ALLOW_PRIVATE_URLS (resolved now; DNS rebinding is not covered)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return False
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username or parts.password:
+        return False
+    if getattr(settings, "FLOWS_HTTP_ALLOW_PRIVATE_URLS", False):
+        return True
+    try:
+        addresses = {ipaddress.ip_address(parts.hostname)}
+    except ValueError:
+        try:
+            infos = socket.getaddrinfo(parts.hostname, port or 443, proto=socket.IPPROTO_TCP)
+        except (OSError, UnicodeError):
+            return False
+        addresses = {ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos}
+    for address in addresses:
+        if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+            address = address.ipv4_mapped
+        if not address.is_global or address.is_multicast:
+            return False
+    return True
 
 
 def compare(actual: Any, operator: str, expected: Any) -> bool:

@@ -17,6 +17,12 @@ from whatsapp.tests.inbound_fixtures import cloud_connection, deliver
 CUSTOMER = "5511987650001"
 
 
+@pytest.fixture(autouse=True)
+def _private_urls_allowed(settings):
+    """The HTTP fakes listen on 127.0.0.1."""
+    settings.FLOWS_HTTP_ALLOW_PRIVATE_URLS = True
+
+
 @pytest.fixture
 def say(cloud_connection, deliver):
     """say("text") → the customer's message arrives; say(reply_id="x", text="Label") taps a button."""

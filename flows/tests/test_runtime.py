@@ -429,3 +429,22 @@ def test_two_workers_on_one_ticket_process_each_message_exactly_once(tenant, adm
     assert texts == ["Número do pedido?", "Sorry, I didn't understand that.\n\nNúmero do pedido?", "Pedido 42"]
     assert answers == 2
     assert (run.status, run.variables["order"]) == (FlowRun.Status.FINISHED, 42)
+
+
+def test_http_request_to_a_private_address_is_refused_unless_allowed(
+    say, publish, bot_texts, http_server, settings, tenant, the_run
+):
+    settings.FLOWS_HTTP_ALLOW_PRIVATE_URLS = False
+    publish(
+        graph(
+            ("start", "start", {}),
+            ("call", "http_request", {"url": http_server.url + "/hook"}),
+            ("ko", "send_message", {"text": "Falhou"}),
+            edges=[("start", "call"), ("call", "ko", "error")],
+        )
+    )
+    say("oi")
+    assert bot_texts() == ["Falhou"]
+    assert http_server.requests == []
+    with tenant_context(tenant):
+        assert FlowTrace.objects.get(run=the_run(), node_type="http_request").output == {"error": "url_not_allowed"}

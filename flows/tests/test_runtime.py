@@ -54,7 +54,7 @@ def test_an_invalid_answer_is_retried_then_takes_the_fallback(say, publish, bot_
     publish(ASK_EMAIL)
     say("oi")
     say("não tenho")
-    assert bot_texts()[-1] == "Sorry, I didn't understand that.\n\nSeu e-mail?"
+    assert bot_texts()[-1] == "Desculpe, não entendi.\n\nSeu e-mail?"
     say("nada")
     assert bot_texts()[-1] == "Vou chamar alguém."
     assert the_run().status == FlowRun.Status.FINISHED
@@ -330,7 +330,7 @@ def test_the_loop_guard_stops_a_flow_that_never_waits(say, publish, the_run, the
     run = the_run()
     assert run.status == FlowRun.Status.FAILED
     assert run.step_count == 10
-    assert "10 steps" in run.error
+    assert "10 passos" in run.error
     assert the_ticket().is_bot is False
     with tenant_context(tenant):
         assert FlowTrace.objects.filter(run=run, node_type="error", output__error="loop_guard").count() == 1
@@ -369,7 +369,7 @@ def test_each_message_is_processed_once_however_often_the_task_runs(say, publish
     for _ in range(3):
         with tenant_context(tenant):
             services.flow_run_advance(run_id=the_run().pk)
-    assert bot_texts() == ["Seu e-mail?", "Sorry, I didn't understand that.\n\nSeu e-mail?"]
+    assert bot_texts() == ["Seu e-mail?", "Desculpe, não entendi.\n\nSeu e-mail?"]
     assert the_run().retries == 1
 
 
@@ -426,7 +426,7 @@ def test_two_workers_on_one_ticket_process_each_message_exactly_once(tenant, adm
         run.refresh_from_db()
         texts = list(Message.objects.filter(sender_type="bot").order_by("id").values_list("text", flat=True))
         answers = FlowTrace.objects.filter(run=run, node_type="ask", input__has_key="text").count()
-    assert texts == ["Número do pedido?", "Sorry, I didn't understand that.\n\nNúmero do pedido?", "Pedido 42"]
+    assert texts == ["Número do pedido?", "Desculpe, não entendi.\n\nNúmero do pedido?", "Pedido 42"]
     assert answers == 2
     assert (run.status, run.variables["order"]) == (FlowRun.Status.FINISHED, 42)
 

@@ -374,7 +374,11 @@ def flow_route_inbound(*, ticket: Ticket, message: Message, ticket_was_created: 
     True when a run holds the ticket or a trigger just started one — routing then does nothing
     else with the message. Never locks a run row (the worker locks run → ticket; this path holds
     the ticket), so the two never wait for each other in a circle."""
-    active = FlowRun.objects.filter(ticket=ticket, status__in=FlowRun.ACTIVE).values_list("pk", flat=True).first()
+    # Every run start sets is_bot, and only people clear it while a run is active (which stops the
+    # run): a ticket without is_bot has no run to continue, and costs no query to know it.
+    active = None
+    if ticket.is_bot:
+        active = FlowRun.objects.filter(ticket=ticket, status__in=FlowRun.ACTIVE).values_list("pk", flat=True).first()
     if active is not None:
         from flows.tasks import flow_run_advance_task
 

@@ -1,14 +1,20 @@
 """Back office of flows: the flow and its trigger, its versions (publish, roll back), and the runs
 on tickets with the trace of every executed node (read-only)."""
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponseNotAllowed, JsonResponse
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from accounts.admin_access import admin_role
 from config.errors import ProsaError
-from flows import services
+from flows import schema, selectors, services
 from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
 from tenants.admin import TenantScopedAdmin, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
@@ -101,6 +107,103 @@ class FlowAdmin(_ObjectTenantAdmin):
     readonly_fields = ["published_number"]
     inlines = [FlowVersionInline]
     actions = ["publish_latest", "rollback"]
+
+    @admin.display(description=_("editor"))
+    def editor_link(self, flow):
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:flows_flow_editor", args=[flow.pk]), _("Open the editor")
+        )
+
+    def get_list_display(self, request):
+        display = list(super().get_list_display(request))
+        return display if is_platform_view(request) else [*display, "editor_link"]
+
+    # --- the visual editor (static/flows/editor.js, on the vendored drawflow) -----------------
+
+    def get_urls(self):
+        view = self.admin_site.admin_view
+        return [
+            path("<int:flow_id>/editor/", view(self.editor_view), name="flows_flow_editor"),
+            path("<int:flow_id>/editor/<str:command>", view(self.editor_command), name="flows_flow_editor_command"),
+            *super().get_urls(),
+        ]
+
+    def _editable_flow(self, request, flow_id: int) -> Flow:
+        if is_platform_view(request):
+            raise PermissionDenied  # edited inside its workspace
+        flow = Flow.objects.select_related("published_version").filter(pk=flow_id).first()
+        if flow is None or not self.has_view_permission(request, flow):
+            raise Http404
+        return flow
+
+    def editor_view(self, request, flow_id: int):
+        flow = self._editable_flow(request, flow_id)
+        latest = selectors.flow_version_list(flow=flow).first()
+        fixed_outputs = {kind: list(schema.node_outputs({"type": kind})) for kind in schema.NODE_TYPES}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Flow editor: %(name)s") % {"name": flow.name},
+            "flow": flow,
+            "opts": self.model._meta,
+            "can_manage": self.has_manage_permission(request),
+            "editor_config": {
+                "graph": latest.graph if latest else services.EMPTY_GRAPH,
+                "version": latest.number if latest else None,
+                "published": flow.published_version.number if flow.published_version_id else None,
+                "outputs": fixed_outputs,
+                "examples": schema.NODE_EXAMPLES,
+                "i18n": {
+                    "saved": str(_("Saved version")),
+                    "published": str(_("Published version")),
+                    "errors": str(_("Fix the errors shown on the nodes.")),
+                    "invalid_json": str(_("The settings are not valid JSON.")),
+                    "bot": str(_("Bot")),
+                    "you": str(_("Customer")),
+                    "ended": str(_("The run ended")),
+                },
+                "urls": {
+                    command: reverse("admin:flows_flow_editor_command", args=[flow.pk, command])
+                    for command in ("save", "publish", "test")
+                },
+            },
+        }
+        return TemplateResponse(request, "admin/flows/flow/editor.html", context)
+
+    def editor_command(self, request, flow_id: int, command: str):
+        """JSON commands of the editor: `save` (a draft; answers the validation errors by node),
+        `publish` (save, then publish) and `test` (one turn of the test console on the draft)."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        flow = self._editable_flow(request, flow_id)
+        if not self.has_manage_permission(request):
+            raise PermissionDenied
+        try:
+            body = json.loads(request.body or b"{}")
+        except ValueError:
+            return JsonResponse({"code": "invalid_json", "detail": str(_("The body is not JSON."))}, status=400)
+        try:
+            if command == "test":
+                result = services.flow_test(
+                    flow=flow,
+                    state=body.get("state"),
+                    text=body.get("text"),
+                    fire_timer=bool(body.get("fire_timer")),
+                    contact=body.get("contact") if isinstance(body.get("contact"), dict) else None,
+                )
+                return JsonResponse(result)
+            if command not in ("save", "publish"):
+                raise Http404
+            graph = body.get("graph")
+            version = services.flow_version_save(flow=flow, graph=graph, actor=request.user)
+            errors = services.flow_validate(flow=flow, graph=graph)
+            published = None
+            if command == "publish" and not errors:
+                published = services.flow_publish(flow=flow, number=version.number).number
+            return JsonResponse({"version": version.number, "published": published, "errors": errors})
+        except ProsaError as exc:
+            return JsonResponse(
+                {"code": exc.code, "detail": str(exc.detail), "fields": exc.fields}, status=exc.status_code
+            )
 
     @admin.display(description=_("published version"))
     def published_number(self, flow):

@@ -223,6 +223,33 @@ _FIXED_OUTPUTS: dict[str, tuple[str, ...]] = {
 
 NODE_TYPES = tuple(NODE_SCHEMAS)
 
+# What a new node of each type starts with in the editor (valid data, ready to edit).
+NODE_EXAMPLES = {
+    "start": {},
+    "send_message": {"text": "Olá {{contact.name}}!"},
+    "ask": {"text": "Qual é o seu e-mail?", "variable": "email", "validation": "email", "retries": 2},
+    "menu": {
+        "text": "Como podemos ajudar?",
+        "options": [{"id": "sales", "label": "Vendas"}, {"id": "support", "label": "Suporte"}],
+    },
+    "condition": {"match": "all", "rules": [{"source": "variable", "field": "email", "operator": "not_empty"}]},
+    "set_variable": {"target": "variable", "name": "origem", "value": "whatsapp"},
+    "tag": {"tag": "lead", "action": "add"},
+    "http_request": {
+        "method": "POST",
+        "url": "https://example.com/webhook",
+        "body": {"phone": "{{contact.phone}}"},
+        "timeout": 10,
+        "save": {},
+    },
+    "ai_reply": {},
+    "handoff": {"queue_id": None, "text": "Vou transferir você para um atendente."},
+    "wait": {"seconds": 3600},
+    "randomizer": {"branches": [{"id": "a", "weight": 50}, {"id": "b", "weight": 50}]},
+    "go_to_flow": {"flow_id": 0},
+    "close_ticket": {"send_farewell": True},
+}
+
 
 def node_outputs(node: dict) -> tuple[str, ...]:
     """The `source_handle`s a node may have edges from."""

@@ -83,3 +83,53 @@ def test_a_run_page_shows_its_trace(admin_client, tenant):
     page = admin_client.get(reverse("admin:flows_flowrun_change", args=[run.pk]))
     assert page.status_code == 200
     assert "ask_cpf" in page.content.decode()
+
+
+def test_the_editor_page_saves_validates_publishes_and_tests(admin_client, tenant):
+    with tenant_context(tenant):
+        from flows import services
+
+        flow = services.flow_create(tenant=tenant, actor=None, name="Editor")
+    page = admin_client.get(reverse("admin:flows_flow_editor", args=[flow.pk]))
+    assert page.status_code == 200
+    body = page.content.decode()
+    assert "vendor/drawflow/drawflow.min.js" in body and "flows/editor.js" in body
+    assert page.context["editor_config"]["graph"]["nodes"][0]["type"] == "start"
+
+    def command(name, payload):
+        url = reverse("admin:flows_flow_editor_command", args=[flow.pk, name])
+        return admin_client.post(url, json.dumps(payload), content_type="application/json")
+
+    broken = graph(("start", "start", {}), ("ask", "ask", {"text": "?"}), edges=[("start", "ask")])
+    saved = command("publish", {"graph": broken})
+    assert saved.status_code == 200
+    assert saved.json() == {"version": 1, "published": None, "errors": {"ask": ["'variable' is a required property"]}}
+
+    good = graph(
+        ("start", "start", {}),
+        ("ask", "ask", {"text": "Nome?", "variable": "nome"}),
+        ("hi", "send_message", {"text": "Oi {{nome}}"}),
+        edges=[("start", "ask"), ("ask", "hi")],
+    )
+    published = command("publish", {"graph": good})
+    assert published.json() == {"version": 1, "published": 1, "errors": {}}
+
+    first = command("test", {"text": "oi"}).json()
+    assert [reply["text"] for reply in first["replies"]] == ["Nome?"]
+    second = command("test", {"text": "Ana", "state": first["state"]}).json()
+    assert [reply["text"] for reply in second["replies"]] == ["Oi Ana"]
+
+
+def test_supervisors_open_the_editor_but_another_tenants_flow_is_a_404(client, tenant, other_tenant, make_member):
+    from flows.tests.factories import FlowFactory
+
+    supervisor = make_member(tenant, Role.SUPERVISOR)
+    client.force_login(supervisor)
+    session = client.session
+    session[SESSION_TENANT_KEY] = tenant.pk
+    session.save()
+    mine, theirs = FlowFactory(tenant=tenant), FlowFactory(tenant=other_tenant)
+    assert client.get(reverse("admin:flows_flow_editor", args=[mine.pk])).status_code == 200
+    assert client.get(reverse("admin:flows_flow_editor", args=[theirs.pk])).status_code == 404
+    url = reverse("admin:flows_flow_editor_command", args=[theirs.pk, "save"])
+    assert client.post(url, "{}", content_type="application/json").status_code == 404

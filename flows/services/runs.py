@@ -20,6 +20,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models import Exists, F, Max, OuterRef, Q
+from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -66,6 +67,7 @@ class TicketEffects(Effects):
         self.traces: list[FlowTrace] = []
         self.timer_at: datetime | None = None
         self.released = False
+        self.announced = False
 
     def send(self, **content):
         self.actions.append(("send", content))
@@ -132,16 +134,18 @@ class TicketEffects(Effects):
                         _contact_tag(contact=ticket.contact, **args)
                     elif action == "handoff":
                         self._release_ticket()
-                        _handoff(ticket=ticket, **args)
+                        self.announced = _handoff(ticket=ticket, **args)
                     elif action == "close":
                         self._release_ticket()
                         ticket_services.ticket_close(ticket=ticket, actor=None, send_farewell=args["send_farewell"])
+                        self.announced = True
             except ProsaError as exc:
                 logger.info("flow action refused", extra={"run_id": self.run.pk, "action": action, "code": exc.code})
                 self._error(action, exc)
         if self.released:
             self._release_ticket()
-            events.ticket_updated(ticket)
+            if not self.announced:  # a transfer or close announced the ticket as it is now
+                events.ticket_updated(ticket)
         FlowTrace.objects.bulk_create(self.traces)
         if self.timer_at is not None:
             from flows.tasks import flow_run_advance_task
@@ -178,7 +182,9 @@ def _contact_tag(*, contact: Contact, name: str, add: bool) -> None:
         contact.tags.remove(*tags)
 
 
-def _handoff(*, ticket: Ticket, queue_id: int | None, user_id: int | None) -> None:
+def _handoff(*, ticket: Ticket, queue_id: int | None, user_id: int | None) -> bool:
+    """Transfers the ticket to the queue and/or person (else its queue, else the connection's
+    default queue). Returns whether a transfer happened (and announced the ticket)."""
     from tickets.services import ticket_transfer
 
     queue = Queue.objects.filter(pk=queue_id).first() if queue_id else None
@@ -186,8 +192,9 @@ def _handoff(*, ticket: Ticket, queue_id: int | None, user_id: int | None) -> No
     if queue is None and user is None:
         queue = ticket.queue or ticket.connection.default_queue
     if queue is None and user is None:
-        return  # no queue anywhere: the ticket waits for any agent
+        return False  # no queue anywhere: the ticket waits for any agent
     ticket_transfer(ticket=ticket, actor=None, to_queue=queue, to_user=user)
+    return True
 
 
 # --- runs on tickets ---------------------------------------------------------------------------------
@@ -433,7 +440,7 @@ def flow_runs_resume_due(*, now: datetime | None = None, limit: int = 500) -> in
 
 def flows_inactivity_start(*, now: datetime | None = None, limit: int = 200) -> int:
     """Starts inactivity flows on tickets where we wrote last and the customer has been silent
-    for the flow's `minutes`, once per silence (no run of that flow since our last message)."""
+    for the flow's `minutes`, once per silence (no run of that flow since the customer's last message)."""
     now = now or timezone.now()
     started = 0
     for flow in Flow.objects.filter(
@@ -450,10 +457,9 @@ def flows_inactivity_start(*, now: datetime | None = None, limit: int = 200) -> 
         ).filter(Q(last_inbound_at__isnull=True) | Q(last_inbound_at__lt=F("last_message_at")))
         if config.get("connections"):
             tickets = tickets.filter(connection_id__in=config["connections"])
-        tickets = tickets.exclude(
-            Exists(
-                FlowRun.objects.filter(ticket=OuterRef("pk"), flow=flow, started_at__gte=OuterRef("last_message_at"))
-            )
+        # Once per silence: no run of this flow since the customer last wrote (or ever, if never).
+        tickets = tickets.annotate(silence_since=Coalesce("last_inbound_at", "created_at")).exclude(
+            Exists(FlowRun.objects.filter(ticket=OuterRef("pk"), flow=flow, started_at__gte=OuterRef("silence_since")))
         )
         for ticket_id in list(tickets.values_list("pk", flat=True)[:limit]):
             with transaction.atomic():

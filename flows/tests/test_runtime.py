@@ -448,3 +448,59 @@ def test_http_request_to_a_private_address_is_refused_unless_allowed(
     assert http_server.requests == []
     with tenant_context(tenant):
         assert FlowTrace.objects.get(run=the_run(), node_type="http_request").output == {"error": "url_not_allowed"}
+
+
+def test_a_reply_to_a_campaign_starts_its_flow(say, publish, bot_texts, tenant, cloud_connection, the_run):
+    from campaigns.models import RecipientStatus
+    from campaigns.tests.factories import CampaignFactory, CampaignRecipientFactory
+    from crm.tests.factories import ContactFactory
+
+    campaign = CampaignFactory(tenant=tenant, connection=cloud_connection)
+    contact = ContactFactory(tenant=tenant, wa_id="5511987650001", phone="+5511987650001")
+    CampaignRecipientFactory(
+        tenant=tenant, campaign=campaign, contact=contact, status=RecipientStatus.SENT, sent_at=timezone.now()
+    )
+    publish(
+        graph(("start", "start", {}), ("offer", "send_message", {"text": "Quer o cupom?"}), edges=[("start", "offer")]),
+        trigger_type=Flow.Trigger.CAMPAIGN_REPLY,
+        trigger_config={"campaigns": [campaign.pk]},
+    )
+    say("tenho interesse")
+    assert bot_texts() == ["Quer o cupom?"]
+    assert the_run().trigger == "campaign_reply"
+    say("sim")  # a second reply is no campaign reply: the finished flow does not start again
+    assert bot_texts() == ["Quer o cupom?"]
+
+
+def test_inactivity_starts_a_flow_once_per_silence(
+    say, publish, bot_texts, tenant, cloud_connection, the_ticket, django_capture_on_commit_callbacks
+):
+    cloud_connection.greeting_message = "Olá! Já vamos atender."
+    cloud_connection.save(update_fields=["greeting_message"])
+    publish(
+        graph(
+            ("start", "start", {}), ("nudge", "send_message", {"text": "Ainda está aí?"}), edges=[("start", "nudge")]
+        ),
+        trigger_type=Flow.Trigger.INACTIVITY,
+        trigger_config={"minutes": 30},
+    )
+    say("oi")  # the greeting answers: we wrote last
+    assert flows_tick() == 1  # the tenant has an inactivity flow, but nobody is silent for 30 minutes yet
+    assert bot_texts() == []
+
+    def silence(minutes):
+        now = timezone.now()
+        with tenant_context(tenant):
+            Ticket.objects.filter(pk=the_ticket().pk).update(
+                last_inbound_at=now - timedelta(minutes=minutes + 1), last_message_at=now - timedelta(minutes=minutes)
+            )
+
+    silence(31)
+    with django_capture_on_commit_callbacks(execute=True):
+        flows_tick()
+    assert bot_texts() == ["Ainda está aí?"]
+    assert the_ticket().is_bot is False  # the flow ended
+    silence(31)
+    with django_capture_on_commit_callbacks(execute=True):
+        flows_tick()
+    assert bot_texts() == ["Ainda está aí?"]  # once per silence

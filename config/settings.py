@@ -231,6 +231,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ConnectionStatusEnum": "whatsapp.choices.ConnectionStatus",
         "ContactImportStatusEnum": "crm.models.ContactImport.Status",
+        "FlowRunStatusEnum": "flows.models.FlowRun.Status",
     },
 }
 

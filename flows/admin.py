@@ -264,9 +264,20 @@ class FlowRunAdmin(_ObjectTenantAdmin):
     list_select_related = ["flow", "ticket__contact"]
     search_fields = ["flow__name", "ticket__protocol"]
     inlines = [FlowTraceInline]
+    actions = ["stop_runs"]
 
     def get_readonly_fields(self, request, obj=None):
         return [field.name for field in FlowRun._meta.fields if field.name != "tenant"]
+
+    @admin.action(description=_("Stop the selected runs (hand the tickets to people)"), permissions=["manage"])
+    def stop_runs(self, request, queryset):
+        stopped = 0
+        for run in queryset:
+            with tenant_context(run.tenant):
+                was_active = run.is_active
+                services.flow_run_stop(run=run)
+            stopped += int(was_active)
+        self.message_user(request, _("%(count)d runs stopped.") % {"count": stopped}, messages.SUCCESS)
 
     def has_add_permission(self, request):
         return False

@@ -18,6 +18,11 @@ class VersionNotFound(NotFound):
     default_detail = _("That version of the flow does not exist.")
 
 
+class NoEarlierVersion(Conflict):
+    code = "flow_no_earlier_version"
+    default_detail = _("There is no earlier published version to go back to.")
+
+
 class FlowNameTaken(Conflict):
     code = "flow_name_taken"
     default_detail = _("Another flow already has this name.")

@@ -346,4 +346,6 @@ def _flow_run(tenant: Tenant) -> FlowRun:
 
 @register(FlowTrace)
 def _flow_trace(tenant: Tenant) -> FlowTrace:
-    return FlowTraceFactory(tenant=tenant, run=_flow_run_in(tenant), node_id=f"node-{tenant.slug}")
+    return FlowTraceFactory(
+        tenant=tenant, run=_flow_run_in(tenant), node_id=f"node-{tenant.slug}", node_type=f"step-of-{tenant.slug}"
+    )

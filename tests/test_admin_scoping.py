@@ -529,6 +529,7 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Connection", "InboundEvent", "MessageTemplate",
         "Campaign", "CampaignRecipient",
         "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
+        "Flow", "FlowRun",
     }  # fmt: skip
 
 

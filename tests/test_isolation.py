@@ -83,6 +83,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("deal-lose", "POST"): {"reason": "Chose a competitor"},
     ("meeting-reschedule", "POST"): lambda world: {"starts_at": (timezone.now() + timedelta(days=3)).isoformat()},
     ("campaign-detail", "PUT"): {"name": "Renamed campaign of A"},
+    ("flow-versions", "POST"): {"graph": {"nodes": [], "edges": []}},
 }
 
 # What the control call with A's own object answers when success needs an outside provider: the
@@ -98,6 +99,7 @@ CONTROL_STATUS: dict[tuple[str, str], int] = {
     ("campaign-resume", "POST"): 409,
     ("campaign-cancel", "POST"): 409,
     ("campaign-audience-import", "POST"): 415,  # a CSV file upload (multipart), not JSON
+    ("flow-rollback", "POST"): 409,  # flow_no_earlier_version: the factory's flow has one version
 }
 
 

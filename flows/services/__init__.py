@@ -19,6 +19,7 @@ from flows.services.runs import (
     flow_route_queue_chosen,
     flow_run_advance,
     flow_run_start,
+    flow_run_stop,
     flow_runs_resume_due,
     flow_runs_stop,
     flows_inactivity_start,
@@ -26,8 +27,25 @@ from flows.services.runs import (
 from flows.services.sandbox import SandboxEffects, flow_test
 
 __all__ = [
-    "EMPTY_GRAPH", "FLOW_FIELDS", "SandboxEffects", "TicketEffects", "flow_create", "flow_delete", "flow_publish",
-    "flow_rollback", "flow_route_inbound", "flow_route_queue_chosen", "flow_run_advance", "flow_run_start",
-    "flow_runs_resume_due", "flow_runs_stop", "flow_test", "flow_update", "flow_validate", "flow_version_save",
-    "flows_inactivity_start", "trigger_config_clean",
-]  # fmt: skip
+    "EMPTY_GRAPH",
+    "FLOW_FIELDS",
+    "SandboxEffects",
+    "TicketEffects",
+    "flow_create",
+    "flow_delete",
+    "flow_publish",
+    "flow_rollback",
+    "flow_route_inbound",
+    "flow_route_queue_chosen",
+    "flow_run_advance",
+    "flow_run_start",
+    "flow_run_stop",
+    "flow_runs_resume_due",
+    "flow_runs_stop",
+    "flow_test",
+    "flow_update",
+    "flow_validate",
+    "flow_version_save",
+    "flows_inactivity_start",
+    "trigger_config_clean",
+]

@@ -10,7 +10,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import Membership, User
 from flows import schema, selectors
-from flows.exceptions import FlowInvalid, FlowNameTaken, FlowNotPublished, VersionNotFound
+from flows.exceptions import FlowInvalid, FlowNameTaken, FlowNotPublished, NoEarlierVersion
 from flows.models import Flow, FlowRun, FlowVersion
 from tenants.models import Tenant
 from tickets.models import Queue, Ticket
@@ -124,6 +124,8 @@ def flow_delete(*, flow: Flow) -> None:
 def flow_version_save(*, flow: Flow, graph: dict, actor: User | None) -> FlowVersion:
     """Stores an edited graph: the latest version while it is a draft, else a new draft version.
     Drafts may be invalid (the editor saves work in progress); publishing validates."""
+    if not isinstance(graph, dict):
+        raise FlowInvalid(fields={"graph": {"graph": [_("A graph is an object with nodes and edges.")]}})
     with transaction.atomic():
         Flow.objects.select_for_update().filter(pk=flow.pk).exists()  # versions are numbered in turn
         latest = flow.versions.order_by("-number").first()
@@ -211,7 +213,7 @@ def flow_rollback(*, flow: Flow, number: int | None = None) -> FlowVersion:
             earlier = published.filter(number__lt=current) if current is not None else published.none()
             version = earlier.order_by("-number").first()
         if version is None:
-            raise VersionNotFound(_("There is no earlier published version to go back to."))
+            raise NoEarlierVersion()
         locked.published_version = version
         locked.save(update_fields=["published_version", "updated_at"])
     flow.published_version = version

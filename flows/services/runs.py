@@ -332,23 +332,6 @@ def _in(config: dict, key: str, value) -> bool:
     return not wanted or value in wanted
 
 
-def _campaign_replied(*, ticket: Ticket, message: Message) -> int | None:
-    """The campaign this message is the first reply to (campaigns.services marked it replied
-    just before), or None."""
-    from campaigns.models import CampaignRecipient, RecipientStatus
-
-    return (
-        CampaignRecipient.objects.filter(
-            contact_id=ticket.contact_id,
-            campaign__connection_id=ticket.connection_id,
-            status=RecipientStatus.REPLIED,
-            replied_at=message.sent_at,
-        )
-        .values_list("campaign_id", flat=True)
-        .first()
-    )
-
-
 def _matching_flow(*, ticket: Ticket, message: Message, ticket_was_created: bool) -> tuple[Flow, str] | None:
     flows = list(
         Flow.objects.filter(
@@ -359,9 +342,9 @@ def _matching_flow(*, ticket: Ticket, message: Message, ticket_was_created: bool
     )
     if not flows:
         return None
-    campaign_id = None
-    if any(flow.trigger_type == Flow.Trigger.CAMPAIGN_REPLY for flow in flows):
-        campaign_id = _campaign_replied(ticket=ticket, message=message)
+    # Set by campaigns.services.campaign_reply_apply (just before, in this transaction) on the
+    # customer's first reply to a campaign message.
+    campaign_id = getattr(message, "_first_reply_to_campaign", None)
     queue_id = ticket.queue_id or ticket.connection.default_queue_id
     for flow in flows:
         config = flow.trigger_config or {}
@@ -414,6 +397,32 @@ def flow_route_queue_chosen(*, ticket: Ticket, message: Message) -> bool:
         if _in(config, "queues", ticket.queue_id) and _in(config, "connections", ticket.connection_id):
             return flow_run_start(flow=flow, ticket=ticket, trigger=flow.trigger_type, message=message) is not None
     return False
+
+
+def flow_run_stop(*, run: FlowRun) -> FlowRun:
+    """Ends an active run by hand (admin): handed over to people, the ticket no longer the bot's."""
+    from tickets import events
+
+    with transaction.atomic():
+        locked = FlowRun.objects.select_for_update(of=("self",)).get(pk=run.pk)
+        if not locked.is_active:
+            return locked
+        now = timezone.now()
+        locked.status, locked.awaiting, locked.wait_until, locked.ended_at = FlowRun.Status.HANDED_OVER, "", None, now
+        locked.save(update_fields=["status", "awaiting", "wait_until", "ended_at", "updated_at"])
+        FlowTrace.objects.create(
+            tenant_id=locked.tenant_id,
+            run=locked,
+            node_id=locked.current_node[:64],
+            node_type="takeover",
+            output={"reason": "stopped"},
+        )
+        ticket = Ticket.objects.select_related("contact", "queue", "assignee").get(pk=locked.ticket_id)
+        if ticket.is_bot:
+            Ticket.objects.filter(pk=ticket.pk).update(is_bot=False, updated_at=now)
+            ticket.is_bot = False
+            events.ticket_updated(ticket)
+    return locked
 
 
 def flow_runs_stop(*, ticket_id: int) -> int:

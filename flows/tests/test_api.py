@@ -73,13 +73,16 @@ def test_create_save_validate_publish_activate_rollback(staff, tenant):
     assert again.json()["number"] == 2
     assert staff.post(f"{URL}{flow_id}/publish", {}, format="json").json()["published_version"] == 2
 
+    not_a_graph = staff.post(f"{URL}{flow_id}/versions", {"graph": [1, 2]}, format="json")
+    assert (not_a_graph.status_code, not_a_graph.json()["code"]) == (400, "flow_invalid")
+
     versions = staff.get(f"{URL}{flow_id}/versions").json()
     assert [(v["number"], v["is_published"]) for v in versions] == [(2, True), (1, False)]
 
     rolled = staff.post(f"{URL}{flow_id}/rollback", {}, format="json")
     assert rolled.json()["published_version"] == 1
     nothing_before = staff.post(f"{URL}{flow_id}/rollback", {}, format="json")
-    assert (nothing_before.status_code, nothing_before.json()["code"]) == (404, "flow_version_not_found")
+    assert (nothing_before.status_code, nothing_before.json()["code"]) == (409, "flow_no_earlier_version")
     assert staff.post(f"{URL}{flow_id}/rollback", {"number": 2}, format="json").json()["published_version"] == 2
 
 

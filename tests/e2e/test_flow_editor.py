@@ -14,7 +14,7 @@ from flows import services
 from flows.models import Flow
 from tenants.context import tenant_context
 from tenants.tests.factories import TenantFactory
-from tests.e2e.conftest import log_in
+from tests.e2e.conftest import log_in, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -66,6 +66,7 @@ def test_edit_publish_and_chat_with_a_flow(flow, server, new_page):
     page.locator("#fe-say-text").fill("Ana")
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".fe-msg.fe-bot")).to_have_text(["Nome?", "Oi Ana"])
+    screenshot(page, "flow-editor")
 
     with tenant_context(flow.tenant):
         published = Flow.objects.get(pk=flow.pk).published_version

@@ -34,6 +34,7 @@ clean:  ## removes the venv and the embedded data (.data/)
 
 # Front-end libraries are vendored into static/vendor/ (committed; no CDN, no download at run time).
 HTMX_VERSION := 2.0.11
+DRAWFLOW_VERSION := 0.0.60
 CHARTJS_VERSION := 4.5.1
 vendor:  ## refreshes static/vendor/ from the npm registry (needs npm)
 	rm -rf .vendor-tmp && mkdir -p .vendor-tmp
@@ -45,6 +46,10 @@ vendor:  ## refreshes static/vendor/ from the npm registry (needs npm)
 	mkdir -p static/vendor/chartjs
 	cp .vendor-tmp/node_modules/chart.js/dist/chart.umd.min.js .vendor-tmp/node_modules/chart.js/LICENSE.md static/vendor/chartjs/
 	echo "chart.js $(CHARTJS_VERSION) (npm), dist/chart.umd.min.js — refreshed by \`make vendor\`." > static/vendor/chartjs/VERSION
+	cd .vendor-tmp && npm install --no-audit --no-fund --no-save --ignore-scripts drawflow@$(DRAWFLOW_VERSION)
+	mkdir -p static/vendor/drawflow
+	cp .vendor-tmp/node_modules/drawflow/dist/drawflow.min.js .vendor-tmp/node_modules/drawflow/dist/drawflow.min.css .vendor-tmp/node_modules/drawflow/LICENSE static/vendor/drawflow/
+	echo "drawflow $(DRAWFLOW_VERSION) (npm), dist/drawflow.min.js and .css — refreshed by \`make vendor\`." > static/vendor/drawflow/VERSION
 	rm -rf .vendor-tmp
 
 # --- Benchmarks: webhook intake and real time (bench/README.md). Need wrk: apt-get install -y wrk.

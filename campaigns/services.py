@@ -577,6 +577,7 @@ def campaign_reply_apply(*, ticket, message) -> bool:
             recipient.status = RecipientStatus.REPLIED
             recipient.replied_at = message.sent_at or timezone.now()
             fields += ["status", "replied_at"]
+            message._first_reply_to_campaign = recipient.campaign_id  # flows' campaign_reply trigger
         if stop and recipient.opted_out_at is None:
             recipient.opted_out_at = timezone.now()
             fields.append("opted_out_at")

@@ -233,6 +233,7 @@ SPECTACULAR_SETTINGS = {
         "ContactImportStatusEnum": "crm.models.ContactImport.Status",
         "ArticleStatusEnum": "knowledge.models.Article.Status",
         "ArticleLanguageEnum": "knowledge.models.Language",
+        "FlowRunStatusEnum": "flows.models.FlowRun.Status",
     },
 }
 
@@ -335,3 +336,10 @@ AI_USER_RATE_PER_MINUTE = env.int("AI_USER_RATE_PER_MINUTE", default=20)
 # Whether a tenant's AI base URL may point at private or loopback addresses (a local Ollama/vLLM
 # server). Off: tenant admins cannot make the server call into its own network (SSRF).
 AI_ALLOW_PRIVATE_PROVIDER_URLS = env.bool("AI_ALLOW_PRIVATE_PROVIDER_URLS", default=False)
+
+# --- Flows (docs/FLOWS.md) -------------------------------------------------------------------
+# Nodes a run may execute for one event (a message, a timer) before the loop guard fails it.
+FLOWS_MAX_STEPS_PER_EVENT = env.int("FLOWS_MAX_STEPS_PER_EVENT", default=50)
+# Whether HTTP request nodes may call private, loopback or link-local addresses (an n8n on the
+# same network). Off: a tenant's flow cannot make the server call into its own network (SSRF).
+FLOWS_HTTP_ALLOW_PRIVATE_URLS = env.bool("FLOWS_HTTP_ALLOW_PRIVATE_URLS", default=False)

@@ -12,6 +12,7 @@ api_v1 = [
     path("", include("crm.api.urls")),
     path("", include("campaigns.api.urls")),
     path("", include("knowledge.api.urls")),
+    path("", include("flows.api.urls")),
     path("whatsapp/", include("whatsapp.api.urls")),
     path("ai/", include("ai.api.urls")),
 ]

@@ -7,6 +7,7 @@ here, so a new model registers one and is swept by every isolation test from the
 Factories write through `all_tenants` (see TenantOwnedFactory), so they need no tenant in context.
 """
 
+import itertools
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -54,6 +55,8 @@ from crm.tests.factories import (
     TagFactory,
     TaskFactory,
 )
+from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
+from flows.tests.factories import FlowFactory, FlowRunFactory, FlowTraceFactory, FlowVersionFactory
 from knowledge.models import Article, ArticleChunk, ArticleVersion, Term
 from knowledge.tests.factories import ArticleChunkFactory, ArticleFactory, ArticleVersionFactory, TermFactory
 from tenants.models import Tenant, TenantOwned
@@ -387,3 +390,46 @@ def _message_transcript(tenant: Tenant) -> MessageTranscript:
 @register(DealQualification)
 def _deal_qualification(tenant: Tenant) -> DealQualification:
     return DealQualificationFactory(tenant=tenant, deal=_deal_in(tenant), model=f"model-of-{tenant.slug}")
+
+
+# --- flows ----------------------------------------------------------------------------------
+_flow_numbers = itertools.count(1)
+
+
+def _flow_in(tenant: Tenant) -> Flow:
+    name = f"Bot {next(_flow_numbers)} of {tenant.slug}"
+    flow = FlowFactory(tenant=tenant, name=name, description=f"Greets {tenant.slug}")
+    version = FlowVersionFactory(tenant=tenant, flow=flow, number=1)
+    flow.published_version = version
+    flow.save(update_fields=["published_version"])
+    return flow
+
+
+@register(Flow)
+def _flow(tenant: Tenant) -> Flow:
+    return _flow_in(tenant)
+
+
+@register(FlowVersion)
+def _flow_version(tenant: Tenant) -> FlowVersion:
+    return _flow_in(tenant).published_version
+
+
+def _flow_run_in(tenant: Tenant) -> FlowRun:
+    flow = _flow_in(tenant)
+    return FlowRunFactory(
+        tenant=tenant, ticket=_ticket_in(tenant), flow=flow, flow_version=flow.published_version,
+        variables={"order": f"order-of-{tenant.slug}"}, error=f"Trace of {tenant.slug}",
+    )  # fmt: skip
+
+
+@register(FlowRun)
+def _flow_run(tenant: Tenant) -> FlowRun:
+    return _flow_run_in(tenant)
+
+
+@register(FlowTrace)
+def _flow_trace(tenant: Tenant) -> FlowTrace:
+    return FlowTraceFactory(
+        tenant=tenant, run=_flow_run_in(tenant), node_id=f"node-{tenant.slug}", node_type=f"step-of-{tenant.slug}"
+    )

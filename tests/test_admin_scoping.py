@@ -531,6 +531,7 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
         "Article",
         "AISettings", "AIUsage", "TicketInsight",
+        "Flow", "FlowRun",
     }  # fmt: skip
 
 

@@ -86,6 +86,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("meeting-reschedule", "POST"): lambda world: {"starts_at": (timezone.now() + timedelta(days=3)).isoformat()},
     ("campaign-detail", "PUT"): {"name": "Renamed campaign of A"},
     ("knowledge-article-detail", "PUT"): {"title": "Renamed article of A"},
+    ("flow-versions", "POST"): {"graph": {"nodes": [], "edges": []}},
 }
 
 # What the control call with A's own object answers when success needs an outside provider: the
@@ -107,6 +108,7 @@ CONTROL_STATUS: dict[tuple[str, str], int] = {
     ("ai-ticket-suggest-replies", "POST"): 409,
     ("ai-message-transcribe", "POST"): 409,
     ("ai-deal-qualify", "POST"): 409,
+    ("flow-rollback", "POST"): 409,  # flow_no_earlier_version: the factory's flow has one version
 }
 
 

@@ -5,6 +5,8 @@ inside the message's transaction, with the ticket row locked):
 
 1. A reply to a rating request on a closed ticket is recorded as the rating and thanked
    (`closed_ticket_claim` decides that, and the reopen window, before any ticket is opened).
+   A ticket a flow holds (`is_bot`), or whose message triggers a flow, goes to the flow engine
+   (flows.services.flow_route_inbound) and nothing below happens.
 2. Outside business hours (the queue's, else the tenant's) the connection's out-of-hours message
    is sent, once per ticket.
 3. A new ticket gets the connection's greeting. Without a queue it goes to the connection's default
@@ -30,6 +32,7 @@ from django.utils.translation import gettext as _
 from accounts.models import Membership
 from campaigns.services import campaign_reply_apply
 from crm.models import Contact
+from flows.services import flow_route_inbound, flow_route_queue_chosen
 from tenants.hours import is_open
 from tickets import events, presence
 from tickets.models import Message, Queue, Ticket, TicketEvent
@@ -123,8 +126,8 @@ def route_inbound_message(*, ticket: Ticket, message: Message, ticket_was_create
         if ticket.status == Ticket.Status.CLOSED:  # the customer just rated it
             system_message_send(ticket=ticket, text=_("Thank you for your rating!"))
             return
-        if ticket.is_bot:  # a flow or an AI assistant holds the conversation
-            return
+        if flow_route_inbound(ticket=ticket, message=message, ticket_was_created=ticket_was_created):
+            return  # a flow holds the conversation (ticket.is_bot) or a trigger just started one
 
         if not ticket.out_of_hours_notified and connection.out_of_hours_message.strip():
             hours_of = ticket.queue or connection.default_queue
@@ -136,11 +139,14 @@ def route_inbound_message(*, ticket: Ticket, message: Message, ticket_was_create
 
         if ticket.status == Ticket.Status.PENDING and ticket.assignee_id is None and ticket.queue_id is None:
             changed |= _choose_queue(ticket=ticket, message=message, ticket_was_created=ticket_was_created)
+            if ticket.queue_id is not None and getattr(ticket, "_queue_chosen_how", "") == "menu":
+                flow_route_queue_chosen(ticket=ticket, message=message)  # sets is_bot when a flow starts
         elif ticket_was_created:
             _greet(ticket)
 
         if (
-            ticket.status == Ticket.Status.PENDING
+            not ticket.is_bot
+            and ticket.status == Ticket.Status.PENDING
             and ticket.assignee_id is None
             and ticket.queue is not None
             and ticket.queue.auto_assignment != Queue.AutoAssignment.OFF
@@ -187,6 +193,7 @@ def _queue_set(ticket: Ticket, queue: Queue, *, how: str) -> None:
     from tickets.services import system_message_send
 
     ticket.queue = queue
+    ticket._queue_chosen_how = how
     TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.QUEUE_CHOSEN, data={"queue": queue.pk, "how": how})
     if queue.greeting_message.strip():
         system_message_send(ticket=ticket, text=_render(queue.greeting_message, ticket))

@@ -113,6 +113,17 @@ def _offer_waiting_tickets(tenant_id: int) -> None:
     transaction.on_commit(lambda: waiting_tickets_assign_task.delay(tenant_id=tenant_id))
 
 
+def _bot_stop(ticket: Ticket) -> None:
+    """A person takes the conversation: the flow running on it stops (flows.tasks, after commit)."""
+    if not ticket.is_bot:
+        return
+    ticket.is_bot = False
+    from flows.tasks import flow_runs_stop_task
+
+    ticket_id, tenant_id = ticket.pk, ticket.tenant_id
+    transaction.on_commit(lambda: flow_runs_stop_task.delay(ticket_id=ticket_id, tenant_id=tenant_id))
+
+
 def window_is_open(ticket: Ticket, *, now=None) -> bool:
     """The Cloud API's customer-service window: 24 hours from the customer's latest message.
     Evolution (a phone session) has none."""
@@ -140,7 +151,8 @@ def ticket_accept(*, ticket: Ticket, actor: User) -> Ticket:
         before = events.ticket_audience(locked)
         locked.status = Ticket.Status.OPEN
         locked.assignee = actor
-        locked.save(update_fields=["status", "assignee", "updated_at"])
+        _bot_stop(locked)
+        locked.save(update_fields=["status", "assignee", "is_bot", "updated_at"])
         _record(locked, TicketEvent.Type.ACCEPTED, actor)
         events.ticket_updated(locked, previous_audience=before)
     return locked
@@ -181,7 +193,8 @@ def ticket_transfer(
         else:
             locked.status = Ticket.Status.PENDING
             locked.assignee = None
-        locked.save(update_fields=["status", "assignee", "queue", "updated_at"])
+        _bot_stop(locked)
+        locked.save(update_fields=["status", "assignee", "queue", "is_bot", "updated_at"])
         _record(locked, TicketEvent.Type.TRANSFERRED, actor, **data)
         events.ticket_updated(locked, previous_audience=before)
         if to_user is None:
@@ -215,7 +228,8 @@ def ticket_close(*, ticket: Ticket, actor: User | None, send_farewell: bool = Tr
         locked.status = Ticket.Status.CLOSED
         locked.closed_at = timezone.now()
         locked.unread_count = 0
-        locked.save(update_fields=["status", "closed_at", "unread_count", "awaiting_rating", "updated_at"])
+        _bot_stop(locked)
+        locked.save(update_fields=["status", "closed_at", "unread_count", "awaiting_rating", "is_bot", "updated_at"])
         _record(locked, TicketEvent.Type.CLOSED, actor, sent=sent, reason=reason)
         events.ticket_updated(locked, previous_audience=before)
         if locked.assignee_id:
@@ -447,14 +461,7 @@ def message_send(
             media_status=Message.MediaStatus.READY,
         )
     elif media_url:
-        mime_type = mimetypes.guess_type(media_url.split("?", 1)[0])[0] or ""
-        fields.update(
-            type=_media_kind(mime_type),
-            media_ref=media_url,
-            media_mime=mime_type,
-            media_filename=media_url.split("?", 1)[0].rsplit("/", 1)[-1],
-            payload={"media_url": media_url},
-        )
+        fields.update(_media_url_fields(media_url))
     with transaction.atomic():
         return _outbound_create(
             ticket=ticket,
@@ -464,6 +471,48 @@ def message_send(
             internal_note=internal_note,
             **fields,
         )
+
+
+def _media_url_fields(media_url: str) -> dict:
+    mime_type = mimetypes.guess_type(media_url.split("?", 1)[0])[0] or ""
+    return {
+        "type": _media_kind(mime_type),
+        "media_ref": media_url,
+        "media_mime": mime_type,
+        "media_filename": media_url.split("?", 1)[0].rsplit("/", 1)[-1],
+        "payload": {"media_url": media_url},
+    }
+
+
+def bot_message_send(
+    *,
+    ticket: Ticket,
+    text: str = "",
+    media_url: str = "",
+    template: dict | None = None,
+    interactive: dict | None = None,
+) -> Message:
+    """A flow's message to the customer (sender `bot`): text, a media link, a template, or
+    WhatsApp interactive buttons/list (`interactive`, Cloud API) whose `text` is the numbered
+    fallback shown in the inbox. The same rules as an agent's: closed tickets and the 24-hour
+    window refuse it (TicketClosed, WhatsAppWindowClosed)."""
+    if ticket.status == Ticket.Status.CLOSED:
+        raise TicketClosed()
+    text = (text or "").strip()
+    if not (text or media_url or template):
+        raise EmptyMessage()
+    if not template and not window_is_open(ticket):
+        raise WhatsAppWindowClosed()
+    fields: dict = {}
+    if template:
+        fields["payload"] = {"template": template}
+        text = text or f"[{template.get('name', '')}]"
+    elif media_url:
+        fields.update(_media_url_fields(media_url))
+    elif interactive:
+        fields["payload"] = {"interactive": interactive}
+    with transaction.atomic():
+        return _outbound_create(ticket=ticket, author=None, sender_type=Message.SenderType.BOT, text=text, **fields)
 
 
 def system_message_send(*, ticket: Ticket, text: str) -> Message:
@@ -495,10 +544,13 @@ def message_deliver(*, message_id: int) -> Message | None:
     to = _recipient(message.ticket)
     reply_to = message.quoted_provider_id or None
     template = (message.payload or {}).get("template")
+    interactive = (message.payload or {}).get("interactive")
     if template:
         result = adapter.send_template(
             to, template["name"], template.get("language", "pt_BR"), template.get("components") or ()
         )
+    elif interactive and hasattr(adapter, "send_interactive"):
+        result = adapter.send_interactive(to, interactive)
     elif message.type in (MessageType.TEXT,):
         result = adapter.send_text(to, message.text, reply_to=reply_to)
     elif message.media_file:

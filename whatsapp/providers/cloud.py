@@ -280,6 +280,10 @@ class CloudAdapter(ProviderAdapter):
         preview = "http://" in text or "https://" in text
         return self._send(to, {"type": "text", "text": {"body": text, "preview_url": preview}}, reply_to)
 
+    def send_interactive(self, to: str, interactive: Mapping[str, Any]) -> SendResult:
+        """Reply buttons (up to 3) or a list (up to 10 rows): `interactive` is the Graph API's object."""
+        return self._send(to, {"type": "interactive", "interactive": dict(interactive)})
+
     def send_media(
         self,
         to: str,

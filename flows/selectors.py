@@ -1,0 +1,37 @@
+"""Reads of the flows domain."""
+
+from django.db.models import Prefetch, QuerySet
+
+from flows.exceptions import VersionNotFound
+from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
+from tenants.models import Tenant
+
+
+def flow_list(*, tenant: Tenant) -> QuerySet[Flow]:
+    return Flow.objects.filter(tenant=tenant).select_related("published_version")
+
+
+def flow_version_list(*, flow: Flow) -> QuerySet[FlowVersion]:
+    return flow.versions.order_by("-number")
+
+
+def flow_run_list(*, tenant: Tenant, ticket_id: int | None = None) -> QuerySet[FlowRun]:
+    runs = FlowRun.objects.filter(tenant=tenant).select_related("flow", "flow_version")
+    if ticket_id is not None:
+        runs = runs.filter(ticket_id=ticket_id)
+    return runs.prefetch_related(Prefetch("traces", queryset=FlowTrace.objects.order_by("at", "id")))
+
+
+def flow_version_get(*, flow: Flow, number: int | None) -> FlowVersion:
+    """Version `number` of the flow, or its latest; VersionNotFound otherwise."""
+    versions = flow.versions.all()
+    version = versions.filter(number=number).first() if number is not None else versions.order_by("-number").first()
+    if version is None:
+        raise VersionNotFound()
+    return version
+
+
+def flow_published_version(*, flow_id: int) -> FlowVersion | None:
+    """What `go_to_flow` continues in: the flow's published version (None when missing)."""
+    flow = Flow.objects.select_related("published_version").filter(pk=flow_id).first()
+    return flow.published_version if flow else None

@@ -90,7 +90,8 @@ def inbound_event_store(*, connection: Connection, body: bytes, content_type: st
         logger.info("duplicate webhook delivery dropped", extra={"connection_id": connection.pk})
         return None
     event_id = row[0]
-    _enqueue(event_id=event_id, tenant_id=connection.tenant_id)
+    tenant_id = connection.tenant_id
+    transaction.on_commit(lambda: inbound_events_enqueue(tenant_id=tenant_id, event_ids=[event_id]))
     return event_id
 
 
@@ -98,6 +99,21 @@ def _enqueue(*, event_id: int, tenant_id: int) -> None:
     from whatsapp.tasks import process_inbound_event_task
 
     transaction.on_commit(lambda: process_inbound_event_task.delay(event_id=event_id, tenant_id=tenant_id))
+
+
+def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
+    """Hands committed events of one tenant to the workers, all at once: called by the batching
+    webhook writer (whatsapp.intake) once per batch and tenant, after the rows are committed.
+    For now one task per event, published through one broker connection."""
+    from whatsapp.tasks import process_inbound_event_task
+
+    if not event_ids:
+        return
+    with process_inbound_event_task.app.producer_or_acquire() as producer:
+        for event_id in event_ids:
+            process_inbound_event_task.apply_async(
+                kwargs={"event_id": event_id, "tenant_id": tenant_id}, producer=producer
+            )
 
 
 # --- processing -----------------------------------------------------------------------------------

@@ -312,6 +312,11 @@ WHATSAPP_GRAPH_API_VERSION = env("WHATSAPP_GRAPH_API_VERSION", default="v23.0")
 WHATSAPP_HTTP_TIMEOUT = env.float("WHATSAPP_HTTP_TIMEOUT", default=15.0)
 # Largest media file downloaded from a provider (Cloud documents go up to 100 MB).
 WHATSAPP_MEDIA_MAX_BYTES = env.int("WHATSAPP_MEDIA_MAX_BYTES", default=100 * 1024 * 1024)
+# Webhook POSTs under ASGI (whatsapp/intake.py): how long a process trusts its cached verification
+# data of a connection (changes are caught at insert time anyway), and how many group-commit writers
+# (PostgreSQL connections) each process runs — more overlap commits when the disk's flush is slow.
+WHATSAPP_WEBHOOK_CACHE_SECONDS = env.float("WHATSAPP_WEBHOOK_CACHE_SECONDS", default=30.0)
+WHATSAPP_INTAKE_WRITERS = env.int("WHATSAPP_INTAKE_WRITERS", default=3)
 # Whether a connection's API base URL may point at private, loopback or link-local addresses
 # (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
 # call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.

@@ -40,6 +40,7 @@ from whatsapp.providers.base import (
 logger = logging.getLogger("whatsapp.inbound")
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
+INBOUND_ENQUEUE_CHUNK = 20
 _ERROR_LENGTH = 2000
 
 
@@ -102,18 +103,18 @@ def _enqueue(*, event_id: int, tenant_id: int) -> None:
 
 
 def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
-    """Hands committed events of one tenant to the workers, all at once: called by the batching
-    webhook writer (whatsapp.intake) once per batch and tenant, after the rows are committed.
-    For now one task per event, published through one broker connection."""
-    from whatsapp.tasks import process_inbound_event_task
+    """Hands committed events of one tenant to the workers: called once per batch and tenant by the
+    group-commit webhook writer (whatsapp.intake) and on commit by `inbound_event_store`. One broker
+    message per `INBOUND_ENQUEUE_CHUNK` events — publishing a Celery message costs ~0.4 ms of CPU,
+    as much as the rest of the intake of one webhook — while bursts still spread over the workers."""
+    from whatsapp.tasks import process_inbound_event_task, process_inbound_events_task
 
-    if not event_ids:
+    if len(event_ids) == 1:
+        process_inbound_event_task.delay(event_id=event_ids[0], tenant_id=tenant_id)
         return
-    with process_inbound_event_task.app.producer_or_acquire() as producer:
-        for event_id in event_ids:
-            process_inbound_event_task.apply_async(
-                kwargs={"event_id": event_id, "tenant_id": tenant_id}, producer=producer
-            )
+    for start in range(0, len(event_ids), INBOUND_ENQUEUE_CHUNK):
+        chunk = event_ids[start : start + INBOUND_ENQUEUE_CHUNK]
+        process_inbound_events_task.delay(event_ids=chunk, tenant_id=tenant_id)
 
 
 # --- processing -----------------------------------------------------------------------------------

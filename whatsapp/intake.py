@@ -34,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+import itertools
 import json
 import logging
 import re
@@ -61,6 +62,9 @@ logger = logging.getLogger("whatsapp.webhooks")
 # The paths of whatsapp/urls.py under config/urls.py (pinned by whatsapp/tests/test_intake.py).
 ROUTE = re.compile(r"^/webhooks/whatsapp/(?P<provider>cloud|evolution)/(?P<secret>[^/]+)/$")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+# Request ids without a urandom call per request: a random prefix per process and a counter.
+_REQUEST_ID_PREFIX = uuid.uuid4().hex[:16]
+_request_serial = itertools.count(1)
 
 
 # --- what verification needs, per process -----------------------------------------------------------
@@ -187,8 +191,9 @@ def _sql() -> _Statements:
             f'INSERT INTO "{event}" (tenant_id, connection_id, provider, dedupe_key, body, content_type, '  # noqa: S608
             "status, error, attempts, received_at) "
             "SELECT c.tenant_id, c.id, c.provider, v.dedupe_key, v.body, v.content_type, %s, '', 0, v.received_at "
-            "FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::text[], %s::bytea[], %s::text[], "
-            "%s::timestamptz[]) AS v(connection_id, provider, webhook_secret, app_secret, dedupe_key, body, "
+            # %b: arrays in binary (no per-element quoting, bodies not hex-escaped).
+            "FROM unnest(%b::bigint[], %b::text[], %b::text[], %b::text[], %b::text[], %b::bytea[], %b::text[], "
+            "%b::timestamptz[]) AS v(connection_id, provider, webhook_secret, app_secret, dedupe_key, body, "
             "content_type, received_at) "
             f'JOIN "{conn}" c ON c.id = v.connection_id AND c.provider = v.provider '
             "AND c.webhook_secret = v.webhook_secret AND c.app_secret = v.app_secret "
@@ -327,6 +332,16 @@ class InboundEventWriter:
                 for item in items:
                     if not item.future.done():
                         item.future.set_exception(_Stale())
+        logger.info(
+            "webhook batch stored",
+            extra={
+                "requests": len(batch),
+                "stored": len(inserted),
+                "duplicates": sum(len(items) for key, items in by_key.items() if key in existing)
+                + sum(len(items) - 1 for key, items in by_key.items() if key in inserted),
+                "event_ids": sorted(event_id for event_id, _tenant in inserted.values()),
+            },
+        )
         if by_tenant:
             self._enqueued = [f for f in self._enqueued if not f.done()]
             self._enqueued.append(self._enqueuer.submit(_enqueue_committed, by_tenant))
@@ -426,7 +441,7 @@ class WebhookIntake:
 
     async def _handle(self, provider_slug: str, secret: str, headers: dict[str, str], receive, send) -> None:
         incoming = headers.get("x-request-id", "")
-        request_id = incoming if _REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        request_id = incoming if _REQUEST_ID.match(incoming) else f"{_REQUEST_ID_PREFIX}{next(_request_serial):x}"
         token = set_request_id(request_id)
         try:
             status, code, detail = await self._receive(provider_slug, secret, headers, receive)
@@ -484,7 +499,8 @@ class WebhookIntake:
                 if verifier is None:
                     raise _Reply(*_NOT_FOUND) from None
                 continue
-            logger.info("webhook received", extra={**log, "event_id": event_id, "duplicate": event_id is None})
+            # One INFO line per batch (the writer's); per request only when debugging.
+            logger.debug("webhook received", extra={**log, "event_id": event_id, "duplicate": event_id is None})
             return 200, "", ""
         raise _Reply(*_UNAVAILABLE)  # changed twice while we looked: the provider retries
 

@@ -30,6 +30,16 @@ def process_inbound_event_task(*, event_id: int, tenant_id: int) -> str | None:
     return inbound_event_process(event_id=event_id)
 
 
+@tenant_task(name="whatsapp.process_inbound_events")
+def process_inbound_events_task(*, event_ids: list[int], tenant_id: int) -> None:
+    """Several stored deliveries of one tenant, one after the other, each in its own transaction
+    (one broker message for a batch of the webhook writer instead of one per event)."""
+    from whatsapp.inbound import inbound_event_process
+
+    for event_id in event_ids:
+        inbound_event_process(event_id=event_id)
+
+
 @tenant_task(name="whatsapp.download_media", bind=True, max_retries=MEDIA_DOWNLOAD_MAX_RETRIES, acks_late=True)
 def download_media_task(self, *, message_id: int, tenant_id: int) -> None:
     """Retryable provider errors retry with backoff while the message stays `pending`; a permanent

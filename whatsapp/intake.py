@@ -232,6 +232,7 @@ class InboundEventWriter:
                 kwargs={**_conninfo(), "autocommit": True},
                 min_size=1,
                 max_size=self.writers + 2,
+                timeout=5,  # database unreachable: 503 after 5 s (the provider retries), not a hung request
                 open=False,
                 name="whatsapp-intake",
             )

@@ -132,7 +132,7 @@ class ServerSpec:
     def _command(self, port: int) -> list[str]:
         host = "127.0.0.1"
         if self.kind == "daphne":
-            # Exactly what `make run` launches (config/devserver.py).
+            # What `make run` launched before uvicorn was chosen (the reference).
             return [str(BIN_DIR / "daphne"), "-b", host, "-p", str(port), self.app]
         if self.kind == "uvicorn":
             return [str(BIN_DIR / "uvicorn"), self.app, "--host", host, "--port", str(port),

@@ -16,10 +16,13 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 
 from config.ws_auth import JWTOrSessionAuthMiddleware  # noqa: E402
 from config.ws_routing import websocket_urlpatterns  # noqa: E402
+from whatsapp.intake import WebhookIntake  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # Provider webhook POSTs are taken on the event loop and stored in group commits
+        # (whatsapp/intake.py); every other HTTP request is Django's.
+        "http": WebhookIntake(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(JWTOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -155,9 +155,13 @@ def run() -> int:
                  "--webhook-url", f"http://127.0.0.1:{port}/webhooks/whatsapp/cloud/{DEMO_WEBHOOK_SECRET}/"],
             )  # fmt: skip
         bin_dir = Path(PYTHON).parent
+        # uvicorn (uvloop, httptools): chosen on the numbers of docs/PERFORMANCE.md over daphne and
+        # granian. No lifespan (Django and Channels do not speak it); SIGTERM closes sockets within 5 s.
         supervisor.spawn(
-            "web", [str(bin_dir / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"]
-        )
+            "web",
+            [str(bin_dir / "uvicorn"), "config.asgi:application", "--host", "127.0.0.1", "--port", str(port),
+             "--lifespan", "off", "--timeout-graceful-shutdown", "5"],
+        )  # fmt: skip
         supervisor.spawn(
             "worker", [PYTHON, "-m", "celery", "-A", "config", "worker", "-l", "INFO", "--concurrency", "2"]
         )

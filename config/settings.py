@@ -103,9 +103,17 @@ CACHES = {
     }
 }
 
+# CHANNEL_LAYER=pubsub (every web, ws and worker process alike) publishes one Redis message per group
+# and fans out inside each server process, instead of one queued copy per socket; measured in
+# docs/PERFORMANCE.md ("Real time"). The default stays the queue-based layer the tests exercise.
+_CHANNEL_LAYER_BACKENDS = {
+    "core": "channels_redis.core.RedisChannelLayer",
+    "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
+}
+CHANNEL_LAYER = env("CHANNEL_LAYER", default="core")
 CHANNEL_LAYERS = {
     "default": {
-        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "BACKEND": _CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],
         # No socket timeout: redis-py 8 defaults to 5 s, as long as channels_redis's blocking BZPOPMIN,
         # so an idle consumer's read times out and its socket closes with 1011 (channels_redis#422).
         "CONFIG": {
@@ -114,6 +122,11 @@ CHANNEL_LAYERS = {
         },
     }
 }
+if CHANNEL_LAYER == "core":
+    # The queue layer keeps ONE Redis queue per server process for all of its sockets, and drops
+    # what does not fit: its default capacity of 100 lost half of a single message's events with
+    # 100 recipient sockets in one process (2 events × 100). Room for bursts to ~500 sockets.
+    CHANNEL_LAYERS["default"]["CONFIG"]["capacity"] = env.int("CHANNEL_LAYER_CAPACITY", default=5000)
 
 # --- Media -------------------------------------------------------------------
 MEDIA_ROOT = env("MEDIA_ROOT", default=str(BASE_DIR / ".data" / "media"))
@@ -323,6 +336,12 @@ CAMPAIGN_DISPATCH_WORKERS = env.int("CAMPAIGN_DISPATCH_WORKERS", default=2)
 CAMPAIGN_STOP_WORDS = env.list(
     "CAMPAIGN_STOP_WORDS", default=["SAIR", "PARAR", "STOP", "CANCELAR", "DESCADASTRAR", "UNSUBSCRIBE"]
 )
+
+# Webhook POSTs under ASGI (whatsapp/intake.py): how long a process trusts its cached verification
+# data of a connection (changes are caught at insert time anyway), and how many group-commit writers
+# (PostgreSQL connections) each process runs — more overlap commits when the disk's flush is slow.
+WHATSAPP_WEBHOOK_CACHE_SECONDS = env.float("WHATSAPP_WEBHOOK_CACHE_SECONDS", default=30.0)
+WHATSAPP_INTAKE_WRITERS = env.int("WHATSAPP_INTAKE_WRITERS", default=3)
 # Whether a connection's API base URL may point at private, loopback or link-local addresses
 # (a self-hosted Evolution server on the same network). Off: tenant admins cannot make the server
 # call into its own network (SSRF). Tests turn it on, their fake providers listen on 127.0.0.1.

@@ -146,7 +146,9 @@ def _queue_keys(tenant_id: int) -> list[str]:
 def inbound_events_enqueue(*, tenant_id: int, event_ids: list[int]) -> None:
     """Have stored events of one tenant processed, on commit (at once outside a transaction): a
     `process_inbound_events_task` of their own while the tenant has fewer than
-    INBOUND_TASKS_PER_TENANT, else their ids join the list the running tasks drain."""
+    INBOUND_TASKS_PER_TENANT, else their ids join the list the running tasks drain. Called by
+    `inbound_event_store` and, once per batch and tenant after its commit, by the webhook intake's
+    group-commit writer (whatsapp.intake, from its own thread)."""
     from config.redis import get_redis
     from whatsapp.tasks import process_inbound_events_task
 

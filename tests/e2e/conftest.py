@@ -12,6 +12,7 @@ skipped on a laptop and fail under CI (CI=true), where .ci/run installs it.
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +109,18 @@ class Server:
             timeout=30,
         )
         assert response.status_code == 200, (response.status_code, response.text[:300], self.log_tail())
+        self.wait_until_processed(connection)
+
+    def wait_until_processed(self, connection, timeout: float = 20) -> None:
+        """The 200 promises the event is stored; a worker (here: the server's own eager Celery,
+        after the intake writer's commit) processes it a moment later, as in production."""
+        from whatsapp.models import InboundEvent
+
+        deadline = time.monotonic() + timeout
+        pending = InboundEvent.all_tenants.filter(connection_id=connection.pk, status=InboundEvent.Status.PENDING)
+        while pending.exists():
+            assert time.monotonic() < deadline, ("webhook not processed in time", self.log_tail())
+            time.sleep(0.05)
 
     def log_tail(self, lines: int = 40) -> str:
         try:

@@ -158,3 +158,13 @@ class AIAgentAdmin(TenantScopedAdmin):
         (_("Where it answers"), {"fields": ["connections", "queues"]}),
         (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
     ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form reads the agent's connections and queues through their tenant-filtered managers:
+        # a platform superuser (no tenant active) edits an agent inside the agent's own tenant.
+        agent = self.get_object(request, object_id) if object_id and get_current_tenant() is None else None
+        if agent is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with tenant_context(agent.tenant):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            return response.render() if hasattr(response, "render") else response

@@ -58,7 +58,8 @@ def _reply(tenant, ticket, agent, text):
 
 
 def _handed_over(tenant, ticket, queue) -> str:
-    """Asserts the ticket is with people in `queue`; returns the note that says why."""
+    """Asserts the ticket is with people in `queue`; returns the note that says why (in the
+    tenant's language, pt-BR here)."""
     with tenant_context(tenant):
         fresh = Ticket.objects.get(pk=ticket.pk)
         assert (fresh.status, fresh.queue_id, fresh.is_bot) == (Ticket.Status.PENDING, queue.pk, False)
@@ -100,7 +101,7 @@ def test_scope_limits_the_articles(tenant, ticket, handoff_queue, ai_settings, f
 def test_customer_asking_for_a_person_hands_over(tenant, ticket, agent, handoff_queue, ai_settings, fake_openai, text):
     outcome = _reply(tenant, ticket, agent, text)
     assert outcome.reason == "person_asked"
-    assert "asked for a person" in _handed_over(tenant, ticket, handoff_queue)
+    assert "pediu para falar com uma pessoa" in _handed_over(tenant, ticket, handoff_queue)
     assert fake_openai.chat_requests() == []
 
 
@@ -109,7 +110,7 @@ def test_nothing_relevant_found_hands_over(
 ):
     outcome = _reply(tenant, ticket, agent, "Vocês vendem bicicletas elétricas?")
     assert outcome.reason == "nothing_found"
-    assert "knowledge base has nothing" in _handed_over(tenant, ticket, handoff_queue)
+    assert "não tem nada sobre" in _handed_over(tenant, ticket, handoff_queue)
 
 
 def test_model_saying_it_does_not_know_hands_over(
@@ -118,7 +119,7 @@ def test_model_saying_it_does_not_know_hands_over(
     fake_openai.reply({"answer": "Não sei.", "known": False, "article_ids": [], "sentiment": "neutral"})
     outcome = _reply(tenant, ticket, agent, "A entrega para Portugal custa quanto?")
     assert outcome.reason == "unknown_answer"
-    assert "did not know" in _handed_over(tenant, ticket, handoff_queue)
+    assert "não sabia" in _handed_over(tenant, ticket, handoff_queue)
 
 
 def test_negative_sentiment_hands_over_when_enabled(
@@ -127,7 +128,7 @@ def test_negative_sentiment_hands_over_when_enabled(
     fake_openai.reply({"answer": "Leva 5 dias.", "known": True, "article_ids": [], "sentiment": "negative"})
     outcome = _reply(tenant, ticket, agent, "Essa entrega está um absurdo, que demora!")
     assert outcome.reason == "negative_sentiment"
-    assert "upset" in _handed_over(tenant, ticket, handoff_queue)
+    assert "insatisfeito" in _handed_over(tenant, ticket, handoff_queue)
     assert '"sentiment"' in fake_openai.chat_requests()[0]["messages"][0]["content"]
 
 

@@ -69,7 +69,7 @@ def test_the_node_answers_from_the_knowledge_base_then_hands_over(
     assert len(fake_openai.chat_requests()) == 1  # the request for a person needs no model
     with tenant_context(tenant):
         assert FlowTrace.objects.filter(run=run, node_type="ai_reply", output__reason="person_asked").exists()
-        assert "asked for a person" in Message.objects.get(is_internal_note=True).text
+        assert "pediu para falar com uma pessoa" in Message.objects.get(is_internal_note=True).text
 
 
 def test_without_a_named_agent_the_connections_agent_answers(

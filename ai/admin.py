@@ -11,7 +11,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from ai import metering, services
-from ai.models import AISettings, AIUsage, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, TicketInsight
 from ai.presets import PRESETS
 from tenants.admin import TenantScopedAdmin
 from tenants.context import get_current_tenant, tenant_context
@@ -143,3 +143,28 @@ class TicketInsightAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request):
         return False
+
+
+@admin.register(AIAgent)
+class AIAgentAdmin(TenantScopedAdmin):
+    list_display = ["name", "language", "active", "max_bot_turns", "handoff_queue", "updated_at"]
+    list_filter = ["active", "language"]
+    list_select_related = ["handoff_queue"]
+    search_fields = ["name", "instructions"]
+    filter_horizontal = ["connections", "queues"]
+    fieldsets = [
+        (None, {"fields": ["name", "active", "language", "instructions"]}),
+        (_("Knowledge"), {"fields": ["knowledge_tags", "knowledge_categories"]}),
+        (_("Where it answers"), {"fields": ["connections", "queues"]}),
+        (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
+    ]
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        # The form reads the agent's connections and queues through their tenant-filtered managers:
+        # a platform superuser (no tenant active) edits an agent inside the agent's own tenant.
+        agent = self.get_object(request, object_id) if object_id and get_current_tenant() is None else None
+        if agent is None:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        with tenant_context(agent.tenant):
+            response = super().changeform_view(request, object_id, form_url, extra_context)
+            return response.render() if hasattr(response, "render") else response

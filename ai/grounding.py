@@ -17,13 +17,23 @@ class GroundingArticle:
     score: float
 
 
-def knowledge_for(*, query: str, language: str | None = None, limit: int = 3) -> list[GroundingArticle]:
+def knowledge_for(
+    *,
+    query: str,
+    language: str | None = None,
+    limit: int = 3,
+    tags: list[str] | None = None,
+    categories: list[str] | None = None,
+) -> list[GroundingArticle]:
     query = (query or "").strip()
     if not query:
         return []
     from knowledge.selectors import knowledge_search
 
-    hits = knowledge_search(query=query[:500], limit=limit, language=language, published_only=True)
+    hits = knowledge_search(
+        query=query[:500], limit=limit, language=language, published_only=True,
+        tags=tags or None, categories=categories or None,
+    )  # fmt: skip
     articles = []
     for hit in hits:
         article = hit.article

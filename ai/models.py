@@ -55,6 +55,7 @@ class Feature(models.TextChoices):
     QUALIFY = "qualify", _("BANT qualification")
     EMBED = "embed", _("Embeddings (knowledge search)")
     CONNECTION_TEST = "connection_test", _("Connection test")
+    BOT_REPLY = "bot_reply", _("AI agent reply")
 
 
 class AIUsage(TenantOwned):
@@ -158,3 +159,39 @@ class DealQualification(TenantOwned):
 
     def __str__(self) -> str:
         return f"BANT of deal {self.deal_id}"
+
+
+class AIAgent(TenantOwned):
+    """A bot that answers customers only from the knowledge base and hands the ticket to people
+    (`ai.services.bot_reply`). Used by the flows' AI reply node."""
+
+    name = models.CharField(_("name"), max_length=120)
+    instructions = models.TextField(
+        _("persona and instructions"), blank=True, help_text=_("Who the bot is and how it talks (tone, limits).")
+    )
+    language = models.CharField(_("language"), max_length=16, default="pt-br")
+    knowledge_tags = models.JSONField(_("knowledge tags"), default=list, blank=True)
+    knowledge_categories = models.JSONField(_("knowledge categories"), default=list, blank=True)
+    connections = models.ManyToManyField(
+        "whatsapp.Connection", blank=True, related_name="+", verbose_name=_("connections")
+    )
+    queues = models.ManyToManyField("tickets.Queue", blank=True, related_name="+", verbose_name=_("queues"))
+    active = models.BooleanField(_("active"), default=True)
+    max_bot_turns = models.PositiveSmallIntegerField(
+        _("max bot turns"), default=5, help_text=_("Answers per ticket before a person takes over.")
+    )
+    handoff_queue = models.ForeignKey(
+        "tickets.Queue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("handoff queue"),
+    )  # fmt: skip
+    handoff_on_negative_sentiment = models.BooleanField(_("hand over when the customer is upset"), default=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("AI agent")
+        verbose_name_plural = _("AI agents")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -104,3 +104,31 @@ def qualify(*, conversation: str, notes: str) -> list[dict]:
         },
         {"role": "user", "content": f"Conversation:\n{conversation}\n\nSales notes:\n{notes or '(none)'}"},
     ]
+
+
+def bot_reply(
+    *, instructions: str, language: str, articles: list, conversation: str, ask_sentiment: bool
+) -> list[dict]:
+    knowledge = "\n\n".join(f"[Article {article.id}] {article.title}\n{article.excerpt}" for article in articles)
+    sentiment = (
+        ', "sentiment": "positive" | "neutral" | "negative" (the customer\'s mood in their latest messages)'
+        if ask_sentiment
+        else ""
+    )
+    persona = f"{instructions.strip()}\n\n" if instructions and instructions.strip() else ""
+    return [
+        {
+            "role": "system",
+            "content": (
+                f"{persona}You are a company's customer-service assistant on WhatsApp. Answer the customer's "
+                "latest message ONLY from the knowledge base articles below. If the articles do not answer it, "
+                "do not guess: say you do not know and set known to false. Never invent prices, deadlines, "
+                f"policies or other facts. Write a short reply in {language_name(language)} (or the customer's "
+                "language). Answer only with a JSON object "
+                '{"answer": "<the reply>", "known": true | false, '
+                f'"article_ids": [<ids of the articles used>]{sentiment}}}.'
+                f"\n\nKnowledge base articles:\n{knowledge}"
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}"},
+    ]

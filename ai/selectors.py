@@ -3,11 +3,11 @@ and the stored insights (visible as their tickets are, through tickets.selectors
 
 from __future__ import annotations
 
-from django.db.models import F, Q, QuerySet
+from django.db.models import Count, F, Q, QuerySet
 
 from accounts.models import User
 from ai.exceptions import AINotConfigured
-from ai.models import AISettings, TicketInsight
+from ai.models import AIAgent, AISettings, TicketInsight
 from tickets.models import Message, Ticket
 from tickets.selectors import ticket_visibility_q
 from whatsapp.choices import MessageType
@@ -112,3 +112,28 @@ def closed_tickets_to_summarize(*, since, limit: int) -> list[Ticket]:
 def insight_list_for_user(*, user: User, role: str | None) -> QuerySet[TicketInsight]:
     visible = Ticket.objects.filter(ticket_visibility_q(user=user, role=role)).values("pk")
     return TicketInsight.objects.filter(ticket_id__in=visible).order_by("-updated_at", "-id")
+
+
+def ai_agent_list() -> QuerySet[AIAgent]:
+    return AIAgent.objects.prefetch_related("connections", "queues").order_by("name", "id")
+
+
+def ai_agent_for(*, agent_id: int | None, connection_id: int | None, queue_id: int | None = None):
+    """The agent a flow node names (if it still exists and is active), else the first active
+    agent serving the ticket's connection or queue, else the first active agent with no
+    connection or queue (serving them all). None: no agent."""
+    active = AIAgent.objects.filter(active=True)
+    if agent_id:
+        return active.filter(pk=agent_id).first()
+    serves = Q(connections=connection_id)
+    if queue_id:
+        serves |= Q(queues=queue_id)
+    found = active.filter(serves).order_by("id").first()
+    if found is not None:
+        return found
+    return (
+        active.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
+        .filter(n_connections=0, n_queues=0)
+        .order_by("id")
+        .first()
+    )

@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -18,6 +21,8 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from accounts.models import User
 from ai import grounding, metering, prompts, selectors
@@ -31,10 +36,10 @@ from ai.exceptions import (
     AIProviderError,
     AIQuotaExceeded,
 )
-from ai.models import AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
 from ai.presets import CUSTOM, PRESETS
 from ai.providers import AIClient
-from config.errors import ValidationFailed
+from config.errors import ProsaError, ValidationFailed
 from crm.models import Deal, DealActivity
 from crm.services_sales import deal_update
 from tenants.models import Tenant
@@ -454,3 +459,179 @@ def deal_qualify(*, deal: Deal, actor: User) -> DealQualification:
             },
         )
     return qualification
+
+
+# --- AI agents (bots) ------------------------------------------------------------------------------
+
+AGENT_FIELDS = {
+    "name", "instructions", "language", "knowledge_tags", "knowledge_categories", "connections", "queues",
+    "active", "max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment",
+}  # fmt: skip
+
+
+def ai_agent_save(*, agent: AIAgent, **changes: Any) -> AIAgent:
+    unknown = set(changes) - AGENT_FIELDS
+    if unknown:
+        raise TypeError(f"unknown AI agent fields: {sorted(unknown)}")
+    connections = changes.pop("connections", None)
+    queues = changes.pop("queues", None)
+    for name, value in changes.items():
+        setattr(agent, name, value)
+    for name in ("knowledge_tags", "knowledge_categories"):
+        setattr(agent, name, _clean_categories(getattr(agent, name) or []))
+    with transaction.atomic():
+        agent.save()
+        if connections is not None:
+            agent.connections.set(connections)
+        if queues is not None:
+            agent.queues.set(queues)
+    return agent
+
+
+# Words by which a customer asks for a person (accents and case ignored; whole words).
+HUMAN_REQUEST_WORDS = frozenset(
+    {
+        "atendente", "humano", "humana", "pessoa", "operador", "operadora", "gerente", "alguem",
+        "agent", "human", "person", "operator", "representative", "someone", "manager",
+        "agente", "persona", "asesor",
+    }
+)  # fmt: skip
+HUMAN_REQUEST_PHRASES = ("falar com alguem", "talk to someone", "real person", "hablar con alguien")
+
+
+class Handoff:
+    """Why a bot gave the ticket to people (`BotOutcome.reason`)."""
+
+    PERSON_ASKED = "person_asked"
+    NOTHING_FOUND = "nothing_found"
+    UNKNOWN = "unknown_answer"
+    NEGATIVE = "negative_sentiment"
+    TURN_LIMIT = "turn_limit"
+    AI_UNAVAILABLE = "ai_unavailable"
+
+
+def _handoff_note(reason: str, detail: str) -> str:
+    texts = {
+        Handoff.PERSON_ASKED: _("The customer asked for a person."),
+        Handoff.NOTHING_FOUND: _("The knowledge base has nothing on the customer's question."),
+        Handoff.UNKNOWN: _("The AI agent did not know the answer."),
+        Handoff.NEGATIVE: _("The customer seems upset."),
+        Handoff.TURN_LIMIT: _("The AI agent reached its limit of answers on this ticket."),
+        Handoff.AI_UNAVAILABLE: _("AI is not available (%(code)s).") % {"code": detail},
+    }
+    return _("AI agent handed the ticket over: %(why)s") % {"why": texts[reason]}
+
+
+@dataclass
+class BotOutcome:
+    """What a bot decided: `answered` (text + the cited article ids) or `handoff` (a reason)."""
+
+    answered: bool
+    text: str = ""
+    article_ids: list[int] = dataclass_field(default_factory=list)
+    reason: str = ""
+    detail: str = ""
+    message: Message | None = None
+
+    @property
+    def handed_over(self) -> bool:
+        return not self.answered
+
+
+def _plain_words(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", (text or "").casefold())
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def customer_asks_for_person(text: str) -> bool:
+    plain = _plain_words(text)
+    if any(phrase in plain for phrase in HUMAN_REQUEST_PHRASES):
+        return True
+    return bool(HUMAN_REQUEST_WORDS.intersection(re.findall(r"\w+", plain)))
+
+
+def bot_turns(*, ticket: Ticket) -> int:
+    return Message.objects.filter(
+        ticket=ticket, sender_type=Message.SenderType.BOT, payload__has_key="ai_agent"
+    ).count()
+
+
+def bot_decide(*, ticket: Ticket, agent: AIAgent, customer_text: str) -> BotOutcome:
+    """The bot's answer to the customer's latest words, or why a person must take over. Writes
+    nothing but the usage row (so a flow can apply it later, inside its own transaction)."""
+    handoff = lambda reason, detail="": BotOutcome(answered=False, reason=reason, detail=detail)  # noqa: E731
+    if customer_asks_for_person(customer_text):
+        return handoff(Handoff.PERSON_ASKED)
+    if bot_turns(ticket=ticket) >= agent.max_bot_turns:
+        return handoff(Handoff.TURN_LIMIT)
+    ai_settings = selectors.ai_settings_get()
+    if ai_settings is None or not ai_settings.is_configured:
+        return handoff(Handoff.AI_UNAVAILABLE, "ai_not_configured")
+    articles = grounding.knowledge_for(
+        query=customer_text, tags=agent.knowledge_tags, categories=agent.knowledge_categories
+    )
+    if not articles:
+        return handoff(Handoff.NOTHING_FOUND)
+    conversation = selectors.ticket_conversation(ticket=ticket, include_notes=False) or f"Customer: {customer_text}"
+    messages = prompts.bot_reply(
+        instructions=agent.instructions, language=agent.language, articles=articles,
+        conversation=conversation, ask_sentiment=agent.handoff_on_negative_sentiment,
+    )  # fmt: skip
+    try:
+        completion, _usage = _call(
+            tenant=ticket.tenant, user=None, ticket=ticket, feature=Feature.BOT_REPLY, ai_settings=ai_settings,
+            model_of=_chat_model, request=_chat(messages, temperature=0.2, max_tokens=600),
+        )  # fmt: skip
+        answer = _json_object(completion.text)
+    except ProsaError as exc:  # quota, provider failure, unreadable answer: people take over
+        return handoff(Handoff.AI_UNAVAILABLE, exc.code)
+    sentiment = str(answer.get("sentiment") or "").strip().lower()
+    if agent.handoff_on_negative_sentiment and sentiment == TicketInsight.Sentiment.NEGATIVE:
+        return handoff(Handoff.NEGATIVE)
+    text = str(answer.get("answer") or "").strip()
+    if answer.get("known") is not True or not text:
+        return handoff(Handoff.UNKNOWN)
+    found = {article.id for article in articles}
+    cited = [int(i) for i in answer.get("article_ids") or [] if str(i).isdigit() and int(i) in found]
+    return BotOutcome(answered=True, text=text, article_ids=cited or [article.id for article in articles[:1]])
+
+
+def bot_outcome_apply(*, ticket: Ticket, agent: AIAgent, outcome: BotOutcome) -> BotOutcome:
+    """Sends the answer (with its cited articles on the message), or hands the ticket to people:
+    pending in the agent's handoff queue (else its queue), `is_bot` off, agents notified, and a
+    note saying why. A refused send (closed ticket, closed window) becomes a handoff."""
+    from tickets import events
+    from tickets import services as ticket_services
+
+    if outcome.answered:
+        try:
+            with transaction.atomic():
+                outcome.message = ticket_services.bot_message_send(
+                    ticket=ticket, text=outcome.text,
+                    payload={"ai_agent": agent.pk, "articles": outcome.article_ids},
+                )  # fmt: skip
+            return outcome
+        except ProsaError as exc:
+            outcome = BotOutcome(answered=False, reason=Handoff.AI_UNAVAILABLE, detail=exc.code)
+    with transaction.atomic(), override(ticket.tenant.language or None):
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.status == Ticket.Status.CLOSED:
+            return outcome
+        ticket_services.system_note_add(ticket=locked, text=_handoff_note(outcome.reason, outcome.detail))
+        queue = agent.handoff_queue or locked.queue or locked.connection.default_queue
+        if queue is not None and locked.assignee_id is None:
+            ticket_services.ticket_transfer(ticket=locked, actor=None, to_queue=queue)
+        elif locked.is_bot:
+            Ticket.objects.filter(pk=locked.pk).update(is_bot=False, updated_at=timezone.now())
+            locked.is_bot = False
+            events.ticket_updated(locked)
+        ticket.is_bot, ticket.queue_id, ticket.status = locked.is_bot, locked.queue_id, locked.status
+    return outcome
+
+
+def bot_reply(*, ticket: Ticket, agent: AIAgent, customer_text: str) -> BotOutcome:
+    """An AI agent's turn on a ticket: answer only from the knowledge base, or hand over to people
+    (the customer asked for a person, nothing relevant found, the model does not know, the customer
+    is upset, the turn limit, AI unavailable). Metered as feature `bot_reply`."""
+    outcome = bot_decide(ticket=ticket, agent=agent, customer_text=customer_text)
+    return bot_outcome_apply(ticket=ticket, agent=agent, outcome=outcome)

@@ -93,6 +93,11 @@ class Effects(ABC):
     @abstractmethod
     def trace(self, *, node_id: str, node_type: str, input: dict, output: dict) -> None: ...
 
+    def ai_reply(self, *, agent_id: int | None, text: str) -> dict | None:
+        """An AI agent's turn on the customer's words: {"answered": bool, "reason", "articles"…};
+        None where no AI agent can answer (the test console)."""
+        return None
+
 
 # --- helpers ------------------------------------------------------------------------------------
 
@@ -200,6 +205,9 @@ class Engine:
         node = self.nodes.get(self.run.current_node)
         if self.run.awaiting != FlowRun.Awaiting.INPUT or node is None:
             self._trace(node or {"id": self.run.current_node, "type": "?"}, {"text": inbound.text}, {"ignored": True})
+            return
+        if node["type"] == "ai_reply":
+            self._ai_turn(node, node.get("data") or {}, inbound.text)
             return
         if node["type"] == "ask":
             handle = self._answer_ask(node, inbound)
@@ -548,8 +556,23 @@ class Engine:
         return "success" if ok else "error"
 
     def _node_ai_reply(self, node, data):
-        self._trace(node, {}, {"error": "ai_not_available", "detail": _("AI not available: handed over to a person.")})
-        self.effects.handoff(queue_id=None, user_id=None)
+        return self._ai_turn(node, data, _as_text(self.run.variables.get("last_message", "")))
+
+    def _ai_turn(self, node, data, text: str) -> None:
+        """The AI agent answers and the run waits here for the customer's next words; when the
+        agent hands over (ai.services.bot_outcome_apply moved the ticket), the run ends."""
+        outcome = self.effects.ai_reply(agent_id=data.get("agent_id"), text=text)
+        if outcome is None:
+            self._trace(
+                node, {}, {"error": "ai_not_available", "detail": _("AI not available: handed over to a person.")}
+            )
+            self.effects.handoff(queue_id=None, user_id=None)
+            self._end(FlowRun.Status.HANDED_OVER)
+            return None
+        if outcome.get("answered"):
+            self._wait_input(node, outcome)
+            return None
+        self._trace(node, {"text": text}, outcome)
         self._end(FlowRun.Status.HANDED_OVER)
         return None
 

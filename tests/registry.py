@@ -17,8 +17,9 @@ from django.utils import timezone
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
-from ai.models import AISettings, AIUsage, DealQualification, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, DealQualification, MessageTranscript, TicketInsight
 from ai.tests.factories import (
+    AIAgentFactory,
     AISettingsFactory,
     AIUsageFactory,
     DealQualificationFactory,
@@ -362,6 +363,11 @@ def _ai_settings(tenant: Tenant) -> AISettings:
         ticket_categories=[f"Billing of {tenant.slug}"],
         enabled=False,
     )
+
+
+@register(AIAgent)
+def _ai_agent(tenant: Tenant) -> AIAgent:
+    return AIAgentFactory(tenant=tenant, name=f"Bot of {tenant.slug}", instructions=f"Persona of {tenant.slug}")
 
 
 @register(AIUsage)

@@ -530,7 +530,7 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Campaign", "CampaignRecipient",
         "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
         "Article",
-        "AISettings", "AIUsage", "TicketInsight",
+        "AISettings", "AIUsage", "TicketInsight", "AIAgent",
         "Flow", "FlowRun",
     }  # fmt: skip
 

@@ -86,6 +86,7 @@ REQUEST_BODIES: dict[tuple[str, str], dict] = {
     ("meeting-reschedule", "POST"): lambda world: {"starts_at": (timezone.now() + timedelta(days=3)).isoformat()},
     ("campaign-detail", "PUT"): {"name": "Renamed campaign of A"},
     ("knowledge-article-detail", "PUT"): {"title": "Renamed article of A"},
+    ("ai-agent-detail", "PUT"): {"name": "Renamed bot of A"},
     ("flow-versions", "POST"): {"graph": {"nodes": [], "edges": []}},
 }
 

@@ -491,11 +491,13 @@ def bot_message_send(
     media_url: str = "",
     template: dict | None = None,
     interactive: dict | None = None,
+    payload: dict | None = None,
 ) -> Message:
     """A flow's message to the customer (sender `bot`): text, a media link, a template, or
     WhatsApp interactive buttons/list (`interactive`, Cloud API) whose `text` is the numbered
-    fallback shown in the inbox. The same rules as an agent's: closed tickets and the 24-hour
-    window refuse it (TicketClosed, WhatsAppWindowClosed)."""
+    fallback shown in the inbox. `payload` keeps extra facts on the message (an AI agent's cited
+    articles). The same rules as an agent's: closed tickets and the 24-hour window refuse it
+    (TicketClosed, WhatsAppWindowClosed)."""
     if ticket.status == Ticket.Status.CLOSED:
         raise TicketClosed()
     text = (text or "").strip()
@@ -511,8 +513,19 @@ def bot_message_send(
         fields.update(_media_url_fields(media_url))
     elif interactive:
         fields["payload"] = {"interactive": interactive}
+    if payload:
+        fields["payload"] = {**fields.get("payload", {}), **payload}
     with transaction.atomic():
         return _outbound_create(ticket=ticket, author=None, sender_type=Message.SenderType.BOT, text=text, **fields)
+
+
+def system_note_add(*, ticket: Ticket, text: str) -> Message:
+    """An internal note written by the system (why a bot handed the ticket over): agents see it,
+    the customer does not."""
+    with transaction.atomic():
+        return _outbound_create(
+            ticket=ticket, author=None, sender_type=Message.SenderType.SYSTEM, text=text, internal_note=True
+        )
 
 
 def system_message_send(*, ticket: Ticket, text: str) -> Message:

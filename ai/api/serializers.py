@@ -1,9 +1,12 @@
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
-from ai.models import AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
 from ai.presets import PRESETS
 from ai.services import COMPOSE_ACTIONS, COMPOSE_LANGUAGES, COMPOSE_MAX_CHARS
+from config.api.fields import TenantRelatedField
+from tickets.models import Queue
+from whatsapp.models import Connection
 
 
 class PresetSerializer(serializers.Serializer):
@@ -134,3 +137,29 @@ class AIConnectionTestSerializer(serializers.Serializer):
     ok = serializers.BooleanField()
     model = serializers.CharField()
     latency_ms = serializers.IntegerField()
+
+
+class _NameList(serializers.ListField):
+    child = serializers.CharField(max_length=80)
+
+
+class AIAgentSerializer(serializers.ModelSerializer):
+    connections = TenantRelatedField(model=Connection, many=True, required=False)
+    queues = TenantRelatedField(model=Queue, many=True, required=False)
+    handoff_queue = TenantRelatedField(model=Queue, required=False, allow_null=True)
+    knowledge_tags = _NameList(required=False, max_length=50)
+    knowledge_categories = _NameList(required=False, max_length=50)
+
+    class Meta:
+        model = AIAgent
+        fields = [
+            "id", "name", "instructions", "language", "knowledge_tags", "knowledge_categories", "connections",
+            "queues", "active", "max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment",
+            "created_at", "updated_at",
+        ]  # fmt: skip
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_max_bot_turns(self, value):
+        if not 1 <= value <= 50:
+            raise serializers.ValidationError("Between 1 and 50.", code="invalid")
+        return value

@@ -5,6 +5,7 @@ from config.api.routers import OptionalSlashRouter, route
 
 router = OptionalSlashRouter()
 router.register("insights", views.TicketInsightViewSet, basename="ai-insight")
+router.register("agents", views.AIAgentViewSet, basename="ai-agent")
 
 
 def _on(kind: str, action: str, view, name: str):

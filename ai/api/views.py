@@ -9,10 +9,10 @@ from rest_framework.generics import GenericAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsTenantAdmin, IsTenantMember
+from accounts.permissions import IsTenantAdmin, IsTenantMember, IsTenantStaff
 from ai import metering, selectors, services
 from ai.api import serializers as s
-from ai.models import AISettings, TicketInsight
+from ai.models import AIAgent, AISettings, TicketInsight
 from config.errors import NotFound
 from crm.models import Deal
 from crm.selectors_sales import deal_list
@@ -185,3 +185,27 @@ class TicketInsightViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vie
 
     def get_queryset(self):
         return selectors.insight_list_for_user(user=self.request.user, role=_role(self.request))
+
+
+class AIAgentViewSet(viewsets.ModelViewSet):
+    """The workspace's AI agents (bots answering from the knowledge base). Every member reads
+    them; admins and supervisors manage them."""
+
+    queryset = AIAgent.objects.none()
+    serializer_class = s.AIAgentSerializer
+    filter_backends = []
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.ai_agent_list()
+
+    def get_permissions(self):
+        if self.action in ("list", "retrieve"):
+            return [IsTenantMember()]
+        return [IsTenantStaff()]
+
+    def perform_create(self, serializer):
+        serializer.instance = services.ai_agent_save(agent=AIAgent(), **serializer.validated_data)
+
+    def perform_update(self, serializer):
+        services.ai_agent_save(agent=serializer.instance, **serializer.validated_data)

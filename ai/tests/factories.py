@@ -1,7 +1,7 @@
 import factory
 from django.utils import timezone
 
-from ai.models import AISettings, AIUsage, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, DealQualification, Feature, MessageTranscript, TicketInsight
 from crm.tests.factories import DealFactory
 from tenants.tests.factories import TenantOwnedFactory
 from tickets.tests.factories import MessageFactory, TicketFactory
@@ -54,3 +54,12 @@ class DealQualificationFactory(TenantOwnedFactory):
     deal = factory.SubFactory(DealFactory, tenant=factory.SelfAttribute("..tenant"))
     evidence = factory.LazyFunction(lambda: {"need": {"value": "A CRM", "quote": "we need a CRM"}})
     model = "gpt-4o-mini"
+
+
+class AIAgentFactory(TenantOwnedFactory):
+    class Meta:
+        model = AIAgent
+
+    name = factory.Sequence(lambda n: f"Bot {n}")
+    instructions = "You are Lia, a friendly assistant."
+    language = "pt-br"

@@ -84,6 +84,27 @@ class TicketEffects(Effects):
     def handoff(self, *, queue_id, user_id):
         self.actions.append(("handoff", {"queue_id": queue_id, "user_id": user_id}))
 
+    def ai_reply(self, *, agent_id, text):
+        """Decides now (the provider call, outside the ticket's lock); the answer is sent, or the
+        ticket handed over, by `flush` with the other actions."""
+        from ai import selectors as ai_selectors
+        from ai import services as ai_services
+
+        agent = ai_selectors.ai_agent_for(
+            agent_id=agent_id, connection_id=self.ticket.connection_id, queue_id=self.ticket.queue_id
+        )
+        if agent is None:
+            return None
+        outcome = ai_services.bot_decide(ticket=self.ticket, agent=agent, customer_text=text)
+        self.actions.append(("ai_outcome", {"agent": agent, "outcome": outcome}))
+        return {
+            "agent_id": agent.pk,
+            "answered": outcome.answered,
+            "articles": outcome.article_ids,
+            "reason": outcome.reason,
+            "detail": outcome.detail,
+        }
+
     def close(self, *, send_farewell):
         self.actions.append(("close", {"send_farewell": send_farewell}))
 
@@ -135,6 +156,12 @@ class TicketEffects(Effects):
                     elif action == "handoff":
                         self._release_ticket()
                         self.announced = _handoff(ticket=ticket, **args)
+                    elif action == "ai_outcome":
+                        from ai.services import bot_outcome_apply
+
+                        outcome = bot_outcome_apply(ticket=ticket, **args)
+                        if outcome.handed_over:
+                            self.announced = True
                     elif action == "close":
                         self._release_ticket()
                         ticket_services.ticket_close(ticket=ticket, actor=None, send_farewell=args["send_farewell"])

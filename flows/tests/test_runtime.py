@@ -201,7 +201,7 @@ def test_handoff_puts_the_ticket_in_the_queue_for_people(say, publish, tenant, t
     assert bot_texts() == ["Um atendente já vem"]
 
 
-def test_ai_reply_hands_over_with_a_clear_trace_until_the_ai_exists(say, publish, the_run, the_ticket, tenant):
+def test_ai_reply_without_an_ai_agent_hands_over_with_a_clear_trace(say, publish, the_run, the_ticket, tenant):
     publish(graph(("start", "start", {}), ("ai", "ai_reply", {}), edges=[("start", "ai")]))
     say("oi")
     run = the_run()

@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from ai import metering, services
 from ai.models import AIAgent, AISettings, AIUsage, TicketInsight
 from ai.presets import PRESETS
-from tenants.admin import TenantScopedAdmin
+from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin
 from tenants.context import get_current_tenant, tenant_context
 from whatsapp.exceptions import ProviderUrlNotAllowed
 from whatsapp.services import provider_url_check
@@ -146,7 +146,7 @@ class TicketInsightAdmin(TenantScopedAdmin):
 
 
 @admin.register(AIAgent)
-class AIAgentAdmin(TenantScopedAdmin):
+class AIAgentAdmin(ObjectTenantAdmin):
     list_display = ["name", "language", "active", "max_bot_turns", "handoff_queue", "updated_at"]
     list_filter = ["active", "language"]
     list_select_related = ["handoff_queue"]
@@ -158,13 +158,3 @@ class AIAgentAdmin(TenantScopedAdmin):
         (_("Where it answers"), {"fields": ["connections", "queues"]}),
         (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
     ]
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # The form reads the agent's connections and queues through their tenant-filtered managers:
-        # a platform superuser (no tenant active) edits an agent inside the agent's own tenant.
-        agent = self.get_object(request, object_id) if object_id and get_current_tenant() is None else None
-        if agent is None:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        with tenant_context(agent.tenant):
-            response = super().changeform_view(request, object_id, form_url, extra_context)
-            return response.render() if hasattr(response, "render") else response

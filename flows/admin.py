@@ -12,49 +12,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_access import admin_role
 from config.errors import ProsaError
 from flows import schema, selectors, services
 from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
-from tenants.admin import TenantScopedAdmin, is_platform_view
+from tenants.admin import ObjectTenantAdmin, ReadOnlyInline, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
 
 
-class _ObjectTenantAdmin(TenantScopedAdmin):
-    """A superuser outside any tenant opens an object inside its own tenant (its inlines are
-    tenant-scoped queries)."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        if object_id and is_platform_view(request):
-            obj = self.model.all_tenants.filter(pk=object_id).select_related("tenant").first()
-            if obj is not None:
-                with tenant_context(obj.tenant):
-                    response = super().changeform_view(request, object_id, form_url, extra_context)
-                    if hasattr(response, "render"):
-                        response.render()
-                    return response
-        return super().changeform_view(request, object_id, form_url, extra_context)
-
-
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        return request.user.is_superuser or admin_role(request) is not None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class FlowVersionInline(_ReadOnlyInline):
+class FlowVersionInline(ReadOnlyInline):
     model = FlowVersion
     fields = ["number", "published_at", "created_by", "created_at", "node_count"]
     readonly_fields = fields
@@ -98,7 +63,7 @@ class FlowForm(forms.ModelForm):
 
 
 @admin.register(Flow)
-class FlowAdmin(_ObjectTenantAdmin):
+class FlowAdmin(ObjectTenantAdmin):
     form = FlowForm
     list_display = ["name", "trigger_type", "is_active", "published_number", "priority", "updated_at"]
     list_filter = ["trigger_type", "is_active"]
@@ -250,7 +215,7 @@ class FlowAdmin(_ObjectTenantAdmin):
         self._each(request, queryset, services.flow_rollback, _("%(flow)s: back to version %(number)d."))
 
 
-class FlowTraceInline(_ReadOnlyInline):
+class FlowTraceInline(ReadOnlyInline):
     model = FlowTrace
     fields = ["at", "node_id", "node_type", "input", "output"]
     readonly_fields = fields
@@ -258,7 +223,7 @@ class FlowTraceInline(_ReadOnlyInline):
 
 
 @admin.register(FlowRun)
-class FlowRunAdmin(_ObjectTenantAdmin):
+class FlowRunAdmin(ObjectTenantAdmin):
     list_display = ["flow", "ticket", "status", "current_node", "step_count", "started_at", "ended_at"]
     list_filter = ["status"]
     list_select_related = ["flow", "ticket__contact"]

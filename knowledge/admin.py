@@ -6,39 +6,22 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_access import admin_role
 from config.errors import ProsaError
 from knowledge import services
 from knowledge.models import Article, ArticleVersion, Language
-from tenants.admin import TenantScopedAdmin, is_platform_view
+from tenants.admin import ObjectTenantAdmin, ReadOnlyInline, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
 
 EDITABLE_FIELDS = ["title", "body", "tags", "category", "language", "status"]
 
 
-class ArticleVersionInline(admin.TabularInline):
+class ArticleVersionInline(ReadOnlyInline):
     """The article's history, newest first (read-only; restore from the API or copy the text)."""
 
     model = ArticleVersion
     fields = ["number", "title", "restored_from", "created_by", "created_at"]
     readonly_fields = fields
     ordering = ["-number"]
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        # The tenant role decides, like TenantScopedAdmin (Django's model permissions are unused).
-        return request.user.is_superuser or admin_role(request) is not None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -68,7 +51,7 @@ class ArticleImportForm(forms.Form):
 
 
 @admin.register(Article)
-class ArticleAdmin(TenantScopedAdmin):
+class ArticleAdmin(ObjectTenantAdmin):
     list_display = ["title", "category", "language", "status", "usage_count", "last_used_at", "updated_at"]
     list_filter = ["status", "language", "category"]
     search_fields = ["title", "body", "category"]
@@ -84,19 +67,6 @@ class ArticleAdmin(TenantScopedAdmin):
     def get_urls(self):
         own = [path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_article_import")]
         return own + super().get_urls()
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        # A superuser outside any tenant opens an article inside its tenant (the versions inline
-        # reads the tenant-scoped manager); rendered while the tenant is still entered.
-        if object_id and is_platform_view(request):
-            article = Article.all_tenants.filter(pk=object_id).select_related("tenant").first()
-            if article is not None:
-                with tenant_context(article.tenant):
-                    response = super().changeform_view(request, object_id, form_url, extra_context)
-                    if hasattr(response, "render"):
-                        response.render()
-                    return response
-        return super().changeform_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         """Through the services, like the API: a change of title or body keeps a version."""

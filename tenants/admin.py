@@ -157,6 +157,27 @@ class TenantScopedAdmin(admin.ModelAdmin):
         return self._can_manage(request)
 
 
+class ReadOnlyInline(admin.TabularInline):
+    """Rows shown under an object, never edited there (history, versions, traces)."""
+
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_view_permission(self, request, obj=None):
+        # Django's model permissions are not used: the tenant role decides (like TenantScopedAdmin).
+        return request.user.is_superuser or admin_role(request) is not None
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ObjectTenantAdmin(TenantScopedAdmin):
     """A superuser outside any tenant opens an object inside its own tenant: its inlines,
     many-to-many values and choices are tenant-scoped queries."""

@@ -5,10 +5,15 @@ from django.db.models import Count
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from accounts.admin_access import admin_role
 from accounts.models import User
 from config.errors import ProsaError
-from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin, is_platform_view, tenant_members_queryset
+from tenants.admin import (
+    ObjectTenantAdmin,
+    ReadOnlyInline,
+    TenantScopedAdmin,
+    is_platform_view,
+    tenant_members_queryset,
+)
 from tenants.context import get_current_tenant, tenant_context
 from tickets import services
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket, TicketEvent
@@ -70,33 +75,14 @@ class ScheduledMessageAdmin(ObjectTenantAdmin):
     raw_id_fields = ["ticket"]
 
 
-class _ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-    show_change_link = False
-
-    def has_view_permission(self, request, obj=None):
-        # Django's model permissions are not used: the tenant role decides (like TenantScopedAdmin).
-        return request.user.is_superuser or admin_role(request) is not None
-
-    def has_add_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-
-class MessageInline(_ReadOnlyInline):
+class MessageInline(ReadOnlyInline):
     model = Message
     fields = ["sent_at", "direction", "sender_type", "author", "type", "text", "status", "error_code"]
     readonly_fields = fields
     ordering = ["sent_at", "id"]
 
 
-class TicketEventInline(_ReadOnlyInline):
+class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
     fields = ["created_at", "type", "actor", "data"]
     readonly_fields = fields

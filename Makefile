@@ -15,8 +15,12 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)  ## venv, embedded services (unless DATABASE_URL/REDIS_URL), migrate, demo, web+worker+beat
 	$(PY) -m config.devserver run
 
+# One pytest-xdist worker per core (each with its own test database and Redis database); a file's
+# tests stay on one worker so its module fixtures (servers, browsers) start once. TEST_WORKERS=0
+# runs everything in one process.
+TEST_WORKERS ?= auto
 test: $(STAMP)  ## the whole suite against real PostgreSQL and Redis
-	$(PY) -m config.devserver test $(ARGS)
+	$(PY) -m config.devserver test -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 services: $(STAMP)  ## only the embedded PostgreSQL and Redis, until Ctrl-C
 	$(PY) -m config.devserver services

@@ -3,6 +3,7 @@
 The README's configuration table documents each variable; `.env.example` lists them.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -94,6 +95,15 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
+if os.environ.get("PROSA_TEST_REDIS_RESERVED") == "1" and os.environ.get("PYTEST_XDIST_WORKER"):
+    # Parallel test workers (pytest-xdist) flush their Redis database before each test: each gets
+    # its own (15, 14, … for gw0, gw1, …) and its own channel prefix, since pub/sub channels are
+    # server-wide. Written back to the environment so the servers and workers a test starts, which
+    # inherit it, use the same database without shifting it again.
+    from config.testing import xdist_worker_environ
+
+    os.environ.update(xdist_worker_environ(os.environ))
+    REDIS_URL = os.environ["REDIS_URL"]
 
 CACHES = {
     "default": {

@@ -172,3 +172,13 @@ def test_the_editor_lists_opens_and_rolls_back_versions(admin_client, tenant):
     assert command("rollback", {"number": 2}).json()["published"] == 2
     assert command("rollback", {"number": "2"}).status_code == 400
     assert command("teleport").status_code == 404
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("command", ["save", "publish", "test", "versions", "load", "rollback"])
+def test_every_editor_command_on_another_tenants_flow_is_a_404(admin_client, other_tenant, command):
+    theirs = FlowFactory(tenant=other_tenant)
+    url = reverse("admin:flows_flow_editor_command", args=[theirs.pk, command])
+    assert admin_client.post(url, "{}", content_type="application/json").status_code == 404
+    theirs.refresh_from_db()
+    assert theirs.published_version_id is None

@@ -637,7 +637,9 @@
         [h("option", { value: "", text: t.output_end })].concat(others.map((n) => h("option", { value: String(n.id), text: n.data.node_id + " · " + (forms[n.name] || {}).label }))));
       const link = links.find((l) => l.handle === handle);
       select.value = link ? String(link.target) : "";
-      box.appendChild(h("label", { class: "fe-output", for: "fe-output-" + k }, [h("span", { text: outputLabel(node.name, node.data.settings, handle) + " " + t.output_to }), select]));
+      const name = outputLabel(node.name, node.data.settings, handle);
+      select.setAttribute("aria-label", name + " — " + t.output_to);
+      box.appendChild(h("label", { class: "fe-output", for: "fe-output-" + k }, [h("span", { text: name + " →" }), select]));
     });
   }
 
@@ -728,8 +730,9 @@
     const left = (40 - editor.canvas_x) / zoom;
     const top = (40 - editor.canvas_y) / zoom;
     const boxes = allNodes().map((n) => [n.pos_x, n.pos_y]);
+    const columns = Math.max(1, Math.floor((document.getElementById("drawflow").clientWidth / zoom - 40) / 260));
     for (let row = 0; row < 6; row += 1) {
-      for (let col = 0; col < 4; col += 1) {
+      for (let col = 0; col < columns; col += 1) {
         const x = left + col * 260;
         const y = top + row * 170;
         if (!boxes.some(([bx, by]) => Math.abs(bx - x) < 230 && Math.abs(by - y) < 140)) return [x, y];

@@ -95,6 +95,7 @@ def test_build_publish_and_chat_with_a_flow_from_the_forms(flow, server, new_pag
     expect(page.locator("#fe-versions-list li")).to_have_count(1)
     expect(page.locator("#fe-versions-list li").first).to_contain_text("published now")
     menu.click()
+    page.locator(".fe-side").evaluate("side => { side.scrollTop = 0; }")
     screenshot(page, "flow-editor")
 
     with tenant_context(flow.tenant):

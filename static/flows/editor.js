@@ -200,6 +200,7 @@
 
   function load(graph) {
     loading = true;
+    hideForm(); // before clear(): the selected node is about to vanish
     editor.clear();
     const ids = {};
     (graph.nodes || []).forEach((n, index) => {
@@ -216,7 +217,6 @@
       if (k >= 0) editor.addConnection(ids[e.source], ids[e.target], "output_" + (k + 1), "input_1");
     });
     loading = false;
-    hideForm();
   }
 
   function allNodes() { return Object.values(editor.export().drawflow.Home.data); }
@@ -678,7 +678,7 @@
   editor.on("nodeUnselected", () => hideForm());
   editor.on("nodeRemoved", (id) => { delete modes[id]; hideForm(); markDirty(); });
   editor.on("nodeMoved", () => markDirty());
-  editor.on("connectionRemoved", () => { markDirty(); if (selected !== null) drawOutputs(); });
+  editor.on("connectionRemoved", () => { markDirty(); if (selected !== null && !loading) drawOutputs(); });
   editor.on("connectionCreated", (c) => {
     // One edge per output: a new connection replaces the output's previous one.
     const node = editor.getNodeFromId(c.output_id);
@@ -686,7 +686,7 @@
       .filter((other) => String(other.node) !== String(c.input_id))
       .forEach((other) => editor.removeSingleConnection(c.output_id, other.node, c.output_class, "input_1"));
     markDirty();
-    if (selected !== null) drawOutputs();
+    if (selected !== null && !loading) drawOutputs();
   });
 
   // Typing in the side panel must not reach drawflow's shortcuts (Delete removes the node).

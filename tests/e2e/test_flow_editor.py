@@ -1,6 +1,7 @@
 """The flow editor in a real browser: a flow built with the node forms (a menu with an added option,
 connected by dragging and from the form, a message's text), errors shown next to the field and on
-the node, the draft published, the test console chatting with it, and the versions list."""
+the node, the draft published, the test console chatting with it, the graph exported and imported
+back as version 2, and a rollback to version 1."""
 
 from __future__ import annotations
 
@@ -91,9 +92,19 @@ def test_build_publish_and_chat_with_a_flow_from_the_forms(flow, server, new_pag
     page.get_by_role("button", name="Send").click()
     expect(page.locator(".fe-msg.fe-bot").nth(1)).to_have_text("Certo: Financeiro")
 
+    # Export, edit the JSON, import it back and publish it as version 2; then roll back to 1.
+    page.get_by_role("button", name="Export JSON").click()
+    exported = page.locator("#fe-json").input_value()
+    page.locator("#fe-json").fill(exported.replace("Certo: ", "Ok: "))
+    page.get_by_role("button", name="Load into the editor").click()
+    expect(page.locator(".drawflow-node", has_text="Ok: {{escolha}}")).to_have_count(1)
+    expect(page.locator(".drawflow .connection")).to_have_count(2)
+    page.get_by_role("button", name="Save and publish").click()
+    expect(page.locator("#fe-status")).to_contain_text("Published version 2")
     page.locator("#fe-versions summary").click()
-    expect(page.locator("#fe-versions-list li")).to_have_count(1)
-    expect(page.locator("#fe-versions-list li").first).to_contain_text("published now")
+    expect(page.locator("#fe-versions-list li")).to_have_count(2)
+    page.get_by_role("button", name="Roll back to the previous published version").click()
+    expect(page.locator("#fe-versions-list li[data-number='1']")).to_contain_text("published now")
     menu.click()
     page.locator(".fe-side").evaluate("side => { side.scrollTop = 0; }")
     screenshot(page, "flow-editor")

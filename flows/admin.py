@@ -174,6 +174,7 @@ class FlowAdmin(ObjectTenantAdmin):
                 "outputs": fixed_outputs,
                 "examples": schema.NODE_EXAMPLES,
                 "output_labels": {handle: str(label) for handle, label in OUTPUT_LABELS.items()},
+                "statuses": {status: str(label) for status, label in FlowRun.Status.choices},
                 "forms": node_form_descriptions(),
                 "choices": selectors.editor_choices(tenant=flow.tenant, flow=flow),
                 "i18n": {key: str(text) for key, text in EDITOR_STRINGS.items()},

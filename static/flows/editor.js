@@ -92,9 +92,15 @@
     if (type === "wait") return durationText(s.seconds);
     if (type === "tag") return (s.action === "remove" ? "−" : "+") + " " + (s.tag || "");
     if (type === "set_variable") return (s.name || "") + " = " + JSON.stringify(s.value);
-    if (type === "condition") return (s.rules || []).length + " × " + (s.match || "all");
+    if (type === "condition") return (s.rules || []).length + " × " + enumLabel(type, "match", s.match || "all");
     if (type === "randomizer") return (s.branches || []).map((b) => b.id + " " + b.weight).join(" / ");
     return "";
+  }
+
+  function enumLabel(type, name, value) {
+    const field = ((forms[type] || {}).fields || []).find((f) => f.name === name);
+    const found = field && (field.choices || []).find((c) => c[0] === value);
+    return found ? found[1] : value;
   }
 
   function durationText(seconds) {
@@ -927,7 +933,7 @@
     });
     state = result.data.state;
     if (["finished", "handed_over", "failed"].includes(result.data.status)) {
-      bubble("note", t.ended + ": " + result.data.status);
+      bubble("note", t.ended + ": " + (config.statuses[result.data.status] || result.data.status));
       state = null;
     }
   }

@@ -15,8 +15,64 @@ from django.utils.translation import gettext_lazy as _
 from config.errors import ProsaError
 from flows import schema, selectors, services
 from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
+from flows.node_forms import node_form_descriptions
 from tenants.admin import ObjectTenantAdmin, ReadOnlyInline, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
+
+EDITOR_COMMANDS = ("save", "publish", "test", "versions", "load", "rollback")
+
+OUTPUT_LABELS = {
+    "next": _("next"),
+    "fallback": _("fallback"),
+    "true": _("true"),
+    "false": _("false"),
+    "success": _("success"),
+    "error": _("error"),
+}
+
+# The editor's own words (static/flows/editor.js gets them translated in its config).
+EDITOR_STRINGS = {
+    "saved": _("Saved version"),
+    "published": _("Published version"),
+    "errors": _("Fix the errors shown on the nodes."),
+    "invalid_json": _("The settings are not valid JSON."),
+    "invalid_graph": _("This is not a flow graph (an object with nodes and edges)."),
+    "ended": _("The run ended"),
+    "error": _("Something went wrong."),
+    "raw_json": _("Raw JSON"),
+    "form": _("Form"),
+    "remove": _("Remove"),
+    "move_up": _("Move up"),
+    "move_down": _("Move down"),
+    "add": _("Add"),
+    "none": _("— none —"),
+    "outputs": _("Outputs"),
+    "output_to": _("Goes to"),
+    "output_end": _("— ends the run —"),
+    "variables": _("Variables (click to insert)"),
+    "message_kind": _("Send"),
+    "template_pick": _("— choose an approved template —"),
+    "template_missing": _("not among the approved templates"),
+    "template_language": _("Language"),
+    "template_variable": _("Variable %(name)s"),
+    "template_none": _("No approved templates: sync them in WhatsApp › Message templates."),
+    "seconds": _("seconds"),
+    "minutes": _("minutes"),
+    "hours": _("hours"),
+    "days": _("days"),
+    "id_taken": _("Another node has this id."),
+    "id_invalid": _("Use 1 to 64 letters, digits, _ . : or -."),
+    "unsaved": _("Unsaved changes"),
+    "version": _("Version"),
+    "draft": _("draft"),
+    "current": _("published now"),
+    "was_published": _("published before"),
+    "open": _("Open"),
+    "republish": _("Publish this version again"),
+    "rolled_back": _("Published again: version"),
+    "loaded": _("Opened version %(n)s: saving makes it the draft."),
+    "rows_help": _("Each row is an output of the node."),
+}
 
 
 class FlowVersionInline(ReadOnlyInline):
@@ -117,18 +173,14 @@ class FlowAdmin(ObjectTenantAdmin):
                 "published": flow.published_version.number if flow.published_version_id else None,
                 "outputs": fixed_outputs,
                 "examples": schema.NODE_EXAMPLES,
-                "i18n": {
-                    "saved": str(_("Saved version")),
-                    "published": str(_("Published version")),
-                    "errors": str(_("Fix the errors shown on the nodes.")),
-                    "invalid_json": str(_("The settings are not valid JSON.")),
-                    "bot": str(_("Bot")),
-                    "you": str(_("Customer")),
-                    "ended": str(_("The run ended")),
-                },
+                "output_labels": {handle: str(label) for handle, label in OUTPUT_LABELS.items()},
+                "statuses": {status: str(label) for status, label in FlowRun.Status.choices},
+                "forms": node_form_descriptions(),
+                "choices": selectors.editor_choices(tenant=flow.tenant, flow=flow),
+                "i18n": {key: str(text) for key, text in EDITOR_STRINGS.items()},
                 "urls": {
                     command: reverse("admin:flows_flow_editor_command", args=[flow.pk, command])
-                    for command in ("save", "publish", "test")
+                    for command in EDITOR_COMMANDS
                 },
             },
         }
@@ -136,28 +188,44 @@ class FlowAdmin(ObjectTenantAdmin):
 
     def editor_command(self, request, flow_id: int, command: str):
         """JSON commands of the editor: `save` (a draft; answers the validation errors by node),
-        `publish` (save, then publish) and `test` (one turn of the test console on the draft)."""
+        `publish` (save, then publish), `test` (one turn of the test console on the draft),
+        `versions` (the list), `load` (one version's graph) and `rollback` (publish an earlier
+        published version: `number`, or the one before the current)."""
         if request.method != "POST":
             return HttpResponseNotAllowed(["POST"])
         flow = self._editable_flow(request, flow_id)
         if not self.has_manage_permission(request):
             raise PermissionDenied
+        if command not in EDITOR_COMMANDS:
+            raise Http404
         try:
             body = json.loads(request.body or b"{}")
         except ValueError:
+            body = None
+        if not isinstance(body, dict):
             return JsonResponse({"code": "invalid_json", "detail": str(_("The body is not JSON."))}, status=400)
+        number = body.get("number")
+        if number is not None and (not isinstance(number, int) or isinstance(number, bool)):
+            detail = str(_("The version number is invalid."))
+            return JsonResponse({"code": "invalid_json", "detail": detail}, status=400)
         try:
             if command == "test":
                 result = services.flow_test(
                     flow=flow,
-                    state=body.get("state"),
-                    text=body.get("text"),
+                    state=body.get("state") if isinstance(body.get("state"), dict) else None,
+                    text=body.get("text") if isinstance(body.get("text"), str) else None,
                     fire_timer=bool(body.get("fire_timer")),
                     contact=body.get("contact") if isinstance(body.get("contact"), dict) else None,
                 )
                 return JsonResponse(result)
-            if command not in ("save", "publish"):
-                raise Http404
+            if command == "versions":
+                return JsonResponse(self._versions(flow))
+            if command == "load":
+                version = selectors.flow_version_get(flow=flow, number=number)
+                return JsonResponse({"version": version.number, "graph": version.graph})
+            if command == "rollback":
+                version = services.flow_rollback(flow=flow, number=number)
+                return JsonResponse({**self._versions(flow), "published": version.number})
             graph = body.get("graph")
             version = services.flow_version_save(flow=flow, graph=graph, actor=request.user)
             errors = services.flow_validate(flow=flow, graph=graph)
@@ -169,6 +237,23 @@ class FlowAdmin(ObjectTenantAdmin):
             return JsonResponse(
                 {"code": exc.code, "detail": str(exc.detail), "fields": exc.fields}, status=exc.status_code
             )
+
+    @staticmethod
+    def _versions(flow: Flow) -> dict:
+        flow.refresh_from_db(fields=["published_version"])
+        return {
+            "published": flow.published_version.number if flow.published_version_id else None,
+            "versions": [
+                {
+                    "number": version.number,
+                    "published_at": version.published_at.isoformat() if version.published_at else None,
+                    "created_at": version.created_at.isoformat(),
+                    "created_by": str(version.created_by or ""),
+                    "nodes": len((version.graph or {}).get("nodes", [])),
+                }
+                for version in selectors.flow_version_list(flow=flow).select_related("created_by")[:50]
+            ],
+        }
 
     @admin.display(description=_("published version"))
     def published_number(self, flow):

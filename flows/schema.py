@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _lazy
 from jsonschema import Draft202012Validator
 
 GRAPH_ERRORS = "graph"
@@ -266,9 +267,67 @@ _GRAPH_VALIDATOR = Draft202012Validator(GRAPH_SCHEMA)
 _NODE_VALIDATORS = {kind: Draft202012Validator(schema) for kind, schema in NODE_SCHEMAS.items()}
 
 
+_TYPE_NAMES = {
+    "string": _lazy("a text"),
+    "integer": _lazy("a whole number"),
+    "number": _lazy("a number"),
+    "boolean": _lazy("yes or no"),
+    "object": _lazy("an object"),
+    "array": _lazy("a list"),
+    "null": _lazy("empty"),
+}
+_PATTERN_MESSAGES = {
+    _ID["pattern"]: _lazy("Use 1 to 64 letters, digits, _ . : or -."),
+    _VARIABLE["pattern"]: _lazy("Use letters, digits and _, not starting with a digit."),
+    r"^https?://": _lazy("Must start with http:// or https://."),
+    r"^(https?://|\{\{)": _lazy("Must start with http://, https:// or a {{variable}}."),
+}
+
+
+def _message(error) -> tuple[list, str]:
+    """The path of the field an error belongs to and a translated message for it (jsonschema's
+    own messages are English and name the missing property instead of pointing at it)."""
+    path = list(error.absolute_path)
+    kind, expected = error.validator, error.validator_value
+    if kind == "required":
+        missing = next((name for name in expected if error.message.startswith(repr(name))), None)
+        return [*path, missing] if missing else path, _("This field is required.")
+    if kind == "type":
+        kinds = expected if isinstance(expected, list) else [expected]
+        names = ", ".join(str(_TYPE_NAMES.get(name, name)) for name in kinds)
+        return path, _("Must be %(type)s.") % {"type": names}
+    if kind == "enum":
+        return path, _("Must be one of: %(values)s.") % {"values": ", ".join(str(value) for value in expected)}
+    if kind == "pattern":
+        return path, str(_PATTERN_MESSAGES.get(expected, _lazy("Does not have the expected format.")))
+    if kind == "minLength":
+        return path, _("This field is required.") if expected == 1 else _("Too short.")
+    if kind == "maxLength":
+        return path, _("At most %(n)d characters.") % {"n": expected}
+    if kind == "minimum":
+        return path, _("Must be at least %(n)s.") % {"n": expected}
+    if kind == "exclusiveMinimum":
+        return path, _("Must be greater than %(n)s.") % {"n": expected}
+    if kind == "maximum":
+        return path, _("Must be at most %(n)s.") % {"n": expected}
+    if kind == "minItems":
+        return path, _("Needs at least %(n)d items.") % {"n": expected}
+    if kind == "maxItems":
+        return path, _("At most %(n)d items.") % {"n": expected}
+    if kind == "anyOf" and not path:  # send_message: one of text, media_url, template
+        return ["text"], _("Give a text, a media URL or a template.")
+    return path, error.message
+
+
+def field_message(path: list | str, message: str) -> str:
+    """`"options/0/label: message"`: errors name the field they belong to (the editor shows them
+    next to it), or are bare for the node as a whole."""
+    where = path if isinstance(path, str) else "/".join(str(part) for part in path)
+    return f"{where}: {message}" if where else message
+
+
 def _where(error) -> str:
-    path = "/".join(str(part) for part in error.absolute_path)
-    return f"{path}: {error.message}" if path else error.message
+    return field_message(*_message(error))
 
 
 def graph_validate(graph: Any) -> dict[str, list[str]]:
@@ -331,32 +390,33 @@ def _check_node(node: dict, add) -> None:
     if kind == "ask":
         validation = data.get("validation", "none")
         if validation == "options" and not data.get("options"):
-            add(node_id, _("Validation by options needs a list of options."))
+            add(node_id, field_message("options", _("Validation by options needs a list of options.")))
         if validation == "regex":
             try:
                 re.compile(data.get("pattern") or "")
             except re.error as exc:
-                add(node_id, _("The pattern is not a valid regular expression: %(error)s") % {"error": exc})
+                add(node_id, field_message("pattern", _("Not a valid regular expression: %(error)s") % {"error": exc}))
             if not data.get("pattern"):
-                add(node_id, _("Validation by pattern needs a pattern."))
+                add(node_id, field_message("pattern", _("Validation by pattern needs a pattern.")))
     elif kind == "menu":
         ids = [str(option.get("id")) for option in data.get("options") or []]
         if len(set(ids)) != len(ids) or "fallback" in ids:
-            add(node_id, _("Menu options need distinct ids (and none called fallback)."))
+            add(node_id, field_message("options", _("Menu options need distinct ids (and none called fallback).")))
     elif kind == "randomizer":
         branches = data.get("branches") or []
         ids = [str(branch.get("id")) for branch in branches]
         if len(set(ids)) != len(ids):
-            add(node_id, _("Branches need distinct ids."))
+            add(node_id, field_message("branches", _("Branches need distinct ids.")))
         if branches and sum(int(branch.get("weight") or 0) for branch in branches) <= 0:
-            add(node_id, _("At least one branch needs a weight above zero."))
+            add(node_id, field_message("branches", _("At least one branch needs a weight above zero.")))
     elif kind == "condition":
-        for rule in data.get("rules") or []:
-            if rule.get("operator") == "regex":
+        for index, rule in enumerate(data.get("rules") or []):
+            if isinstance(rule, dict) and rule.get("operator") == "regex":
                 try:
                     re.compile(str(rule.get("value") or ""))
                 except re.error as exc:
-                    add(node_id, _("The pattern is not a valid regular expression: %(error)s") % {"error": exc})
+                    message = _("Not a valid regular expression: %(error)s") % {"error": exc}
+                    add(node_id, field_message(["rules", index, "value"], message))
 
 
 def start_node_id(graph: dict) -> str | None:

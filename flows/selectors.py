@@ -35,3 +35,38 @@ def flow_published_version(*, flow_id: int) -> FlowVersion | None:
     """What `go_to_flow` continues in: the flow's published version (None when missing)."""
     flow = Flow.objects.select_related("published_version").filter(pk=flow_id).first()
     return flow.published_version if flow else None
+
+
+def editor_choices(*, tenant: Tenant, flow: Flow) -> dict[str, list]:
+    """What the editor's node forms offer, all of the flow's tenant: queues, active members
+    (handoff to an agent), active AI agents, the other flows, tags, contact fields and the approved
+    message templates (one per name and language, with the variables each component expects)."""
+    from accounts.models import Membership
+    from ai.models import AIAgent
+    from crm.models import ContactFieldDefinition, Tag
+    from tickets.models import Queue
+    from whatsapp.models import MessageTemplate
+
+    members = (
+        Membership.objects.filter(tenant=tenant, is_active=True, user__is_active=True)
+        .select_related("user")
+        .order_by("user__name", "user__email")
+    )
+    templates: dict[tuple[str, str], dict] = {}
+    approved = MessageTemplate.objects.filter(tenant=tenant, status=MessageTemplate.Status.APPROVED)
+    for template in approved.order_by("name", "language", "id"):
+        templates.setdefault(
+            (template.name, template.language),
+            {"name": template.name, "language": template.language, "variables": template.variables},
+        )
+    return {
+        "queues": [[queue.pk, queue.name] for queue in Queue.objects.filter(tenant=tenant).order_by("name")],
+        "agents": [[member.user_id, member.user.name or member.user.email] for member in members],
+        "ai_agents": [
+            [agent.pk, agent.name] for agent in AIAgent.objects.filter(tenant=tenant, active=True).order_by("name")
+        ],
+        "flows": [[other.pk, other.name] for other in Flow.objects.filter(tenant=tenant).exclude(pk=flow.pk)],
+        "tags": list(Tag.objects.filter(tenant=tenant).order_by("name").values_list("name", flat=True)),
+        "contact_fields": [[field.key, field.label] for field in ContactFieldDefinition.objects.filter(tenant=tenant)],
+        "templates": list(templates.values()),
+    }

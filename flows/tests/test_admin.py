@@ -103,7 +103,7 @@ def test_the_editor_page_saves_validates_publishes_and_tests(admin_client, tenan
     broken = graph(("start", "start", {}), ("ask", "ask", {"text": "?"}), edges=[("start", "ask")])
     saved = command("publish", {"graph": broken})
     assert saved.status_code == 200
-    assert saved.json() == {"version": 1, "published": None, "errors": {"ask": ["'variable' is a required property"]}}
+    assert saved.json() == {"version": 1, "published": None, "errors": {"ask": ["variable: This field is required."]}}
 
     good = graph(
         ("start", "start", {}),

@@ -66,7 +66,10 @@ class AISettingsAdmin(TenantScopedAdmin):
     list_display = ["preset", "chat_model", "transcription_model", "enabled", "updated_at"]
     fieldsets = [
         (None, {"fields": ["preset", "base_url", "api_key", "enabled"]}),
-        (_("Models"), {"fields": ["chat_model", "embeddings_model", "transcription_model", "timeout_seconds"]}),
+        (
+            _("Models"),
+            {"fields": ["chat_model", "embeddings_model", "transcription_model", "auto_transcribe", "timeout_seconds"]},
+        ),
         (
             _("Tickets"),
             {
@@ -147,14 +150,26 @@ class TicketInsightAdmin(TenantScopedAdmin):
 
 @admin.register(AIAgent)
 class AIAgentAdmin(ObjectTenantAdmin):
-    list_display = ["name", "language", "active", "max_bot_turns", "handoff_queue", "updated_at"]
-    list_filter = ["active", "language"]
+    list_display = [
+        "name", "language", "active", "answers_new_tickets", "business_hours", "max_bot_turns", "handoff_queue",
+        "updated_at",
+    ]  # fmt: skip
+    list_filter = ["active", "answers_new_tickets", "business_hours", "language"]
     list_select_related = ["handoff_queue"]
     search_fields = ["name", "instructions"]
     filter_horizontal = ["connections", "queues"]
     fieldsets = [
         (None, {"fields": ["name", "active", "language", "instructions"]}),
         (_("Knowledge"), {"fields": ["knowledge_tags", "knowledge_categories"]}),
-        (_("Where it answers"), {"fields": ["connections", "queues"]}),
+        (
+            _("Where it answers"),
+            {
+                "fields": ["connections", "queues", "answers_new_tickets", "business_hours"],
+                "description": _(
+                    "No connection or queue: all of them. With “answer new tickets without a flow”, new "
+                    "tickets that no flow takes are answered by this agent before the greeting and queue menu."
+                ),
+            },
+        ),
         (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
     ]

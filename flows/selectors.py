@@ -35,3 +35,14 @@ def flow_published_version(*, flow_id: int) -> FlowVersion | None:
     """What `go_to_flow` continues in: the flow's published version (None when missing)."""
     flow = Flow.objects.select_related("published_version").filter(pk=flow_id).first()
     return flow.published_version if flow else None
+
+
+def ticket_trace_list(*, ticket, since=None, until=None) -> QuerySet[FlowTrace]:
+    """The nodes flows executed on a ticket between two instants (either end open), oldest first,
+    for the inbox's history (the tenant's manager keeps other tenants' traces out)."""
+    traces = FlowTrace.objects.filter(run__ticket=ticket).select_related("run__flow")
+    if since is not None:
+        traces = traces.filter(at__gte=since)
+    if until is not None:
+        traces = traces.filter(at__lt=until)
+    return traces.order_by("at", "id")

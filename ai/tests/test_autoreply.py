@@ -130,9 +130,7 @@ def test_the_agent_answers_a_new_ticket_first_then_hands_it_to_people(
     assert [sender for sender, _text in _outbound(tenant)].count("bot") == 1
 
 
-def test_an_agent_that_does_not_answer_new_tickets_leaves_routing_alone(
-    tenant, ai_on, article, lia, fake_openai, say
-):
+def test_an_agent_that_does_not_answer_new_tickets_leaves_routing_alone(tenant, ai_on, article, lia, fake_openai, say):
     lia.answers_new_tickets = False
     lia.save()
     say("Quanto tempo leva a entrega?")
@@ -367,9 +365,7 @@ def test_without_the_opt_in_voice_notes_wait_for_the_button(tenant, ai_on, cloud
         assert not MessageTranscript.objects.exists()
 
 
-def test_the_bot_reads_a_voice_note_as_the_customers_words(
-    tenant, ai_on, article, lia, fake_openai, voice_note, say
-):
+def test_the_bot_reads_a_voice_note_as_the_customers_words(tenant, ai_on, article, lia, fake_openai, voice_note, say):
     fake_openai.transcript("Quanto tempo leva a entrega?")
     _known(fake_openai, article)
     say(message=VOICE)

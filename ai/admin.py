@@ -1,5 +1,6 @@
 """Back office of AI: the workspace's provider (API key write-only), the metering of every call
-with this month's use against the plan, and the stored ticket insights."""
+with this month's use against the plan, the stored ticket insights, the AI agents and the tickets
+they answered without a flow (read-only)."""
 
 import csv
 import io
@@ -11,7 +12,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from ai import metering, services
-from ai.models import AIAgent, AISettings, AIUsage, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, BotSession, TicketInsight
 from ai.presets import PRESETS
 from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin
 from tenants.context import get_current_tenant, tenant_context
@@ -112,9 +113,6 @@ class AIUsageAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
         tenant = get_current_tenant()
         summary = metering.usage_summary(tenant=tenant) if tenant is not None else None
@@ -173,3 +171,21 @@ class AIAgentAdmin(ObjectTenantAdmin):
         ),
         (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
     ]
+
+
+@admin.register(BotSession)
+class BotSessionAdmin(TenantScopedAdmin):
+    """Which AI agent answered which ticket without a flow, and how it ended (read-only: agents
+    take a ticket over from the inbox). Deleting a session forgets it; an active one's ticket goes
+    back to routing at the customer's next message (a leftover `is_bot` is cleared there)."""
+
+    list_display = ["ticket", "agent", "status", "end_reason", "started_at", "ended_at"]
+    list_filter = ["status", "end_reason"]
+    list_select_related = ["ticket", "ticket__contact", "agent"]
+    readonly_fields = ["ticket", "agent", "status", "last_message_id", "end_reason", "started_at", "ended_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -396,3 +396,30 @@ def test_without_transcription_the_bot_hands_a_voice_note_over_at_once(
     say(message=VOICE)
     assert _session(tenant).end_reason == "voice_note"
     assert fake_openai.requests_to("POST", TRANSCRIPTIONS) == []
+
+
+# --- settings through the API ----------------------------------------------------------------------
+
+
+def test_the_api_sets_the_new_ticket_and_hours_behaviour(tenant, admin_user, client_for):
+    admin = client_for(admin_user, tenant)
+    response = admin.post(
+        "/api/v1/ai/agents/", {"name": "Noturna", "answers_new_tickets": True, "business_hours": "outside"},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert (body["answers_new_tickets"], body["business_hours"]) == (True, "outside")
+    refused = admin.patch(f"/api/v1/ai/agents/{body['id']}/", {"business_hours": "sometimes"}, format="json")
+    assert refused.status_code == 400 and "business_hours" in refused.json()["fields"]
+    created = admin.post("/api/v1/ai/agents/", {"name": "Padrão"}, format="json").json()
+    assert (created["answers_new_tickets"], created["business_hours"]) == (False, "always")
+
+
+def test_the_api_switches_automatic_transcription(tenant, admin_user, client_for, fake_openai, settings):
+    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
+    admin = client_for(admin_user, tenant)
+    settings_body = {"base_url": fake_openai.base_url, "chat_model": "fake-chat", "transcription_model": "w"}
+    assert admin.put("/api/v1/ai/settings", settings_body, format="json").json()["auto_transcribe"] is True
+    response = admin.put("/api/v1/ai/settings", {**settings_body, "auto_transcribe": False}, format="json")
+    assert response.status_code == 200 and response.json()["auto_transcribe"] is False

@@ -1,5 +1,6 @@
 """Back office of AI: the workspace's provider (API key write-only), the metering of every call
-with this month's use against the plan, and the stored ticket insights."""
+with this month's use against the plan, the stored ticket insights, the AI agents and the tickets
+they answered without a flow (read-only)."""
 
 import csv
 import io
@@ -11,7 +12,7 @@ from django.http import HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from ai import metering, services
-from ai.models import AIAgent, AISettings, AIUsage, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, BotSession, TicketInsight
 from ai.presets import PRESETS
 from tenants.admin import ObjectTenantAdmin, TenantScopedAdmin
 from tenants.context import get_current_tenant, tenant_context
@@ -66,7 +67,10 @@ class AISettingsAdmin(TenantScopedAdmin):
     list_display = ["preset", "chat_model", "transcription_model", "enabled", "updated_at"]
     fieldsets = [
         (None, {"fields": ["preset", "base_url", "api_key", "enabled"]}),
-        (_("Models"), {"fields": ["chat_model", "embeddings_model", "transcription_model", "timeout_seconds"]}),
+        (
+            _("Models"),
+            {"fields": ["chat_model", "embeddings_model", "transcription_model", "auto_transcribe", "timeout_seconds"]},
+        ),
         (
             _("Tickets"),
             {
@@ -109,9 +113,6 @@ class AIUsageAdmin(TenantScopedAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
-    def has_delete_permission(self, request, obj=None):
-        return False
-
     def changelist_view(self, request, extra_context=None):
         tenant = get_current_tenant()
         summary = metering.usage_summary(tenant=tenant) if tenant is not None else None
@@ -147,14 +148,44 @@ class TicketInsightAdmin(TenantScopedAdmin):
 
 @admin.register(AIAgent)
 class AIAgentAdmin(ObjectTenantAdmin):
-    list_display = ["name", "language", "active", "max_bot_turns", "handoff_queue", "updated_at"]
-    list_filter = ["active", "language"]
+    list_display = [
+        "name", "language", "active", "answers_new_tickets", "business_hours", "max_bot_turns", "handoff_queue",
+        "updated_at",
+    ]  # fmt: skip
+    list_filter = ["active", "answers_new_tickets", "business_hours", "language"]
     list_select_related = ["handoff_queue"]
     search_fields = ["name", "instructions"]
     filter_horizontal = ["connections", "queues"]
     fieldsets = [
         (None, {"fields": ["name", "active", "language", "instructions"]}),
         (_("Knowledge"), {"fields": ["knowledge_tags", "knowledge_categories"]}),
-        (_("Where it answers"), {"fields": ["connections", "queues"]}),
+        (
+            _("Where it answers"),
+            {
+                "fields": ["connections", "queues", "answers_new_tickets", "business_hours"],
+                "description": _(
+                    "No connection or queue: all of them. With “answer new tickets without a flow”, new "
+                    "tickets that no flow takes are answered by this agent before the greeting and queue menu."
+                ),
+            },
+        ),
         (_("Handing over to people"), {"fields": ["max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment"]}),
     ]
+
+
+@admin.register(BotSession)
+class BotSessionAdmin(TenantScopedAdmin):
+    """Which AI agent answered which ticket without a flow, and how it ended (read-only: agents
+    take a ticket over from the inbox). Deleting a session forgets it; an active one's ticket goes
+    back to routing at the customer's next message (a leftover `is_bot` is cleared there)."""
+
+    list_display = ["ticket", "agent", "status", "end_reason", "started_at", "ended_at"]
+    list_filter = ["status", "end_reason"]
+    list_select_related = ["ticket", "ticket__contact", "agent"]
+    readonly_fields = ["ticket", "agent", "status", "last_message_id", "end_reason", "started_at", "ended_at"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

@@ -25,6 +25,10 @@ class AISettings(TenantOwned):
     )  # fmt: skip
     timeout_seconds = models.PositiveSmallIntegerField(_("timeout (seconds)"), default=30)
     enabled = models.BooleanField(_("enabled"), default=True)
+    auto_transcribe = models.BooleanField(
+        _("transcribe voice notes automatically"), default=True,
+        help_text=_("Each customer voice note is transcribed when it arrives (needs a transcription model)."),
+    )  # fmt: skip
     summarize_on_close = models.BooleanField(
         _("summarize tickets when they close"), default=False,
         help_text=_("A background job summarizes each closed ticket within a few minutes (uses AI requests)."),
@@ -44,6 +48,10 @@ class AISettings(TenantOwned):
     @property
     def is_configured(self) -> bool:
         return bool(self.enabled and self.base_url and self.chat_model)
+
+    @property
+    def transcribes_automatically(self) -> bool:
+        return bool(self.is_configured and self.transcription_model and self.auto_transcribe)
 
 
 class Feature(models.TextChoices):
@@ -163,7 +171,13 @@ class DealQualification(TenantOwned):
 
 class AIAgent(TenantOwned):
     """A bot that answers customers only from the knowledge base and hands the ticket to people
-    (`ai.services.bot_reply`). Used by the flows' AI reply node."""
+    (`ai.services.bot_reply`). Used by the flows' AI reply node, and — with `answers_new_tickets` —
+    on new tickets of its connections/queues that no flow takes (`BotSession`)."""
+
+    class Hours(models.TextChoices):
+        ALWAYS = "always", _("Always")
+        OUTSIDE = "outside", _("Only outside business hours")
+        INSIDE = "inside", _("Only inside business hours")
 
     name = models.CharField(_("name"), max_length=120)
     instructions = models.TextField(
@@ -177,6 +191,14 @@ class AIAgent(TenantOwned):
     )
     queues = models.ManyToManyField("tickets.Queue", blank=True, related_name="+", verbose_name=_("queues"))
     active = models.BooleanField(_("active"), default=True)
+    answers_new_tickets = models.BooleanField(
+        _("answer new tickets without a flow"), default=False,
+        help_text=_("New tickets on its connections/queues that no flow takes are answered by this agent first."),
+    )  # fmt: skip
+    business_hours = models.CharField(
+        _("when it answers"), max_length=8, choices=Hours.choices, default=Hours.ALWAYS,
+        help_text=_("Business hours of the ticket's queue, else the workspace's."),
+    )  # fmt: skip
     max_bot_turns = models.PositiveSmallIntegerField(
         _("max bot turns"), default=5, help_text=_("Answers per ticket before a person takes over.")
     )
@@ -195,3 +217,38 @@ class AIAgent(TenantOwned):
 
     def __str__(self) -> str:
         return self.name
+
+
+class BotSession(TenantOwned):
+    """An AI agent holding a ticket without a flow (the ticket is `is_bot` while it is active).
+    One per ticket: once people have it, the bot does not come back to that ticket."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", _("Answering")
+        HANDED_OVER = "handed_over", _("Handed over to people")
+        TAKEN_OVER = "taken_over", _("Taken over by an agent")
+
+    ticket = models.OneToOneField(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="ai_bot_session", verbose_name=_("ticket")
+    )
+    agent = models.ForeignKey(
+        AIAgent, on_delete=models.SET_NULL, null=True, blank=True, related_name="sessions", verbose_name=_("AI agent")
+    )
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.ACTIVE)
+    # The latest customer message the bot consumed: each one is answered at most once.
+    last_message_id = models.BigIntegerField(_("last message processed"), default=0)
+    end_reason = models.CharField(_("why it ended"), max_length=40, blank=True)
+    started_at = models.DateTimeField(_("started at"), auto_now_add=True)
+    ended_at = models.DateTimeField(_("ended at"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("AI agent session")
+        verbose_name_plural = _("AI agent sessions")
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"Bot session on ticket {self.ticket_id}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status == self.Status.ACTIVE

@@ -137,3 +137,21 @@ def ai_agent_for(*, agent_id: int | None, connection_id: int | None, queue_id: i
         .order_by("id")
         .first()
     )
+
+
+def auto_agent_for(*, connection_id: int, queue_id: int | None) -> AIAgent | None:
+    """The active agent that answers new tickets of this connection/queue without a flow: the
+    first naming the connection or queue, else the first naming neither (serving them all)."""
+    answering = AIAgent.objects.filter(active=True, answers_new_tickets=True)
+    serves = Q(connections=connection_id)
+    if queue_id:
+        serves |= Q(queues=queue_id)
+    found = answering.filter(serves).order_by("id").first()
+    if found is not None:
+        return found
+    return (
+        answering.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
+        .filter(n_connections=0, n_queues=0)
+        .order_by("id")
+        .first()
+    )

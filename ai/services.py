@@ -9,6 +9,7 @@ stores. A failed call is metered too (without counting against the cap) and its 
 from __future__ import annotations
 
 import json
+import logging
 import re
 import unicodedata
 from collections.abc import Callable
@@ -19,7 +20,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import override
@@ -36,16 +37,19 @@ from ai.exceptions import (
     AIProviderError,
     AIQuotaExceeded,
 )
-from ai.models import AIAgent, AISettings, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, BotSession, DealQualification, Feature, MessageTranscript, TicketInsight
 from ai.presets import CUSTOM, PRESETS
 from ai.providers import AIClient
 from config.errors import ProsaError, ValidationFailed
 from crm.models import Deal, DealActivity
 from crm.services_sales import deal_update
+from tenants.hours import is_open
 from tenants.models import Tenant
 from tickets.models import Message, Ticket
 from whatsapp.exceptions import ProviderUrlNotAllowed
 from whatsapp.services import provider_url_check
+
+logger = logging.getLogger("ai")
 
 SETTINGS_FIELDS = {
     "preset",
@@ -58,6 +62,7 @@ SETTINGS_FIELDS = {
     "enabled",
     "ticket_categories",
     "summarize_on_close",
+    "auto_transcribe",
 }
 COMPOSE_ACTIONS = tuple(prompts.COMPOSE_INSTRUCTIONS)
 COMPOSE_LANGUAGES = ("pt-br", "en", "es")
@@ -303,8 +308,9 @@ def _transcription_language(tenant: Tenant) -> str | None:
     return (tenant.language or "").split("-")[0] or None
 
 
-def message_transcribe(*, message: Message, actor: User) -> MessageTranscript:
-    """The text of a voice note (Whisper-compatible endpoint), stored with the message."""
+def message_transcribe(*, message: Message, actor: User | None) -> MessageTranscript:
+    """The text of a voice note (Whisper-compatible endpoint), stored with the message. `actor`
+    None: the automatic transcription of an inbound voice note (`voice_note_transcribe`)."""
     ai_settings = selectors.ai_settings_require()
     if message.type not in selectors.AUDIO_TYPES:
         raise AINotAudio()
@@ -465,7 +471,8 @@ def deal_qualify(*, deal: Deal, actor: User) -> DealQualification:
 
 AGENT_FIELDS = {
     "name", "instructions", "language", "knowledge_tags", "knowledge_categories", "connections", "queues",
-    "active", "max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment",
+    "active", "max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment", "answers_new_tickets",
+    "business_hours",
 }  # fmt: skip
 
 
@@ -508,6 +515,9 @@ class Handoff:
     NEGATIVE = "negative_sentiment"
     TURN_LIMIT = "turn_limit"
     AI_UNAVAILABLE = "ai_unavailable"
+    HOURS = "business_hours"
+    VOICE_NOTE = "voice_note"
+    AGENT_INACTIVE = "agent_inactive"
 
 
 def _handoff_note(reason: str, detail: str) -> str:
@@ -518,6 +528,9 @@ def _handoff_note(reason: str, detail: str) -> str:
         Handoff.NEGATIVE: _("The customer seems upset."),
         Handoff.TURN_LIMIT: _("The AI agent reached its limit of answers on this ticket."),
         Handoff.AI_UNAVAILABLE: _("AI is not available (%(code)s).") % {"code": detail},
+        Handoff.HOURS: _("The AI agent does not answer at this time of day."),
+        Handoff.VOICE_NOTE: _("The customer sent a voice note the AI agent could not read."),
+        Handoff.AGENT_INACTIVE: _("The AI agent was switched off or deleted."),
     }
     return _("AI agent handed the ticket over: %(why)s") % {"why": texts[reason]}
 
@@ -635,3 +648,266 @@ def bot_reply(*, ticket: Ticket, agent: AIAgent, customer_text: str) -> BotOutco
     is upset, the turn limit, AI unavailable). Metered as feature `bot_reply`."""
     outcome = bot_decide(ticket=ticket, agent=agent, customer_text=customer_text)
     return bot_outcome_apply(ticket=ticket, agent=agent, outcome=outcome)
+
+
+# --- AI agents on new tickets, without a flow (BotSession) --------------------------------------------
+#
+# Inbound (tickets.routing, ticket locked): `bot_session_continue` hands the message to the session
+# holding the ticket; `bot_session_start` lets an agent take a new ticket no flow took. Both only
+# schedule `bot_session_advance` after commit: the provider call never runs in the inbound
+# transaction. The task locks the session row (one worker per ticket at a time; the inbound path
+# never locks it, so the two never wait for each other in a circle), decides outside the ticket's
+# lock, then locks the ticket, checks again that no person took it meanwhile and applies the
+# outcome, moving `last_message_id` past the messages it answered in the same transaction: however
+# often the task runs for a message, it is answered once.
+
+SESSION_MESSAGES_PER_TURN = 20
+
+
+def agent_answers_at(*, agent: AIAgent, ticket: Ticket, at) -> bool:
+    """The agent's business-hours behaviour, against the hours of the ticket's queue (else the
+    connection's default queue's, else the workspace's)."""
+    if agent.business_hours == AIAgent.Hours.ALWAYS:
+        return True
+    hours_of = ticket.queue or ticket.connection.default_queue
+    schedule = (hours_of.business_hours if hours_of else None) or ticket.tenant.business_hours
+    inside = is_open(schedule, ticket.tenant.timezone, at)
+    return inside if agent.business_hours == AIAgent.Hours.INSIDE else not inside
+
+
+def _schedule_session_advance(session_id: int, tenant_id: int, *, unreadable_message_id: int | None = None) -> None:
+    from ai.tasks import bot_session_advance_task
+
+    transaction.on_commit(
+        lambda: bot_session_advance_task.delay(
+            session_id=session_id, tenant_id=tenant_id, unreadable_message_id=unreadable_message_id
+        )
+    )
+
+
+def bot_session_continue(*, ticket: Ticket) -> bool:
+    """Routing asks first, for each customer message (ticket locked): does an AI agent hold this
+    ticket? Then the message is its, answered after commit, and nothing else routes it."""
+    if not ticket.is_bot:  # only a person clears is_bot while a session is active: then it is theirs
+        return False
+    session_id = (
+        BotSession.objects.filter(ticket=ticket, status=BotSession.Status.ACTIVE).values_list("pk", flat=True).first()
+    )
+    if session_id is None:
+        return False
+    _schedule_session_advance(session_id, ticket.tenant_id)
+    return True
+
+
+def bot_session_start(*, ticket: Ticket, message: Message, ticket_was_created: bool) -> BotSession | None:
+    """A new ticket that no flow took, waiting for people: the active agent answering new tickets
+    of its connection/queue takes it (is_bot on) when its hours say so and AI is configured. The
+    ticket then skips the out-of-hours message, greeting and queue menu: the agent answers instead."""
+    from tickets import events
+
+    if not ticket_was_created or ticket.is_bot:
+        return None
+    if ticket.status != Ticket.Status.PENDING or ticket.assignee_id is not None:
+        return None
+    agent = selectors.auto_agent_for(
+        connection_id=ticket.connection_id, queue_id=ticket.queue_id or ticket.connection.default_queue_id
+    )
+    if agent is None or not agent_answers_at(agent=agent, ticket=ticket, at=message.sent_at):
+        return None
+    ai_settings = selectors.ai_settings_get()
+    if ai_settings is None or not ai_settings.is_configured:
+        return None  # nothing pretends to answer: the ticket is routed to people as usual
+    try:
+        with transaction.atomic():
+            session = BotSession.objects.create(tenant_id=ticket.tenant_id, ticket=ticket, agent=agent)
+    except IntegrityError:  # this ticket already had its session
+        return None
+    Ticket.objects.filter(pk=ticket.pk).update(is_bot=True, updated_at=timezone.now())
+    ticket.is_bot = True
+    events.ticket_updated(ticket)
+    _schedule_session_advance(session.pk, ticket.tenant_id)
+    return session
+
+
+def _session_taken_over(*, session: BotSession, ticket: Ticket) -> str:
+    """Why a person holds the conversation now, or ''."""
+    if ticket.status == Ticket.Status.CLOSED:
+        return "ticket_closed"
+    if not ticket.is_bot or ticket.assignee_id is not None:
+        return "bot_stopped"
+    if Message.objects.filter(
+        ticket=ticket, sender_type=Message.SenderType.AGENT, is_internal_note=False, created_at__gte=session.started_at
+    ).exists():
+        return "agent_replied"
+    return ""
+
+
+def _session_end(session: BotSession, *, status: str, reason: str) -> None:
+    session.status, session.end_reason, session.ended_at = status, reason[:40], timezone.now()
+
+
+def _voice_note_waits(message: Message, ai_settings: AISettings | None) -> bool:
+    """A voice note without transcript is worth waiting for while it is on its way: downloading,
+    or downloaded and transcribed automatically (the transcription task resumes the session)."""
+    if ai_settings is None or not ai_settings.transcribes_automatically:
+        return False
+    return message.media_status in (Message.MediaStatus.PENDING, Message.MediaStatus.READY)
+
+
+def bot_session_advance(*, session_id: int, unreadable_message_id: int | None = None) -> BotSession | None:
+    """The session's turn: the customer's messages since the last turn (voice notes as their
+    transcript) get one answer, or the ticket goes to people. Safe to run any number of times from
+    any number of workers: each message is answered at most once. `unreadable_message_id`: the
+    voice note whose transcription failed (the session stops waiting for it)."""
+    from tickets import events
+
+    with transaction.atomic():
+        session = (
+            BotSession.objects.select_for_update(of=("self",)).select_related("agent").filter(pk=session_id).first()
+        )
+        if session is None or not session.is_active:
+            return session
+        ticket = Ticket.objects.select_related("tenant", "connection__default_queue", "queue").get(pk=session.ticket_id)
+        with override(ticket.tenant.language or None):
+            taken = _session_taken_over(session=session, ticket=ticket)
+            if taken:
+                _session_end(session, status=BotSession.Status.TAKEN_OVER, reason=taken)
+                session.save(update_fields=["status", "end_reason", "ended_at"])
+                _release_from_session(ticket, events)
+                return session
+            new_messages = list(
+                Message.objects.filter(
+                    ticket=ticket,
+                    direction=Message.Direction.INBOUND,
+                    sender_type=Message.SenderType.CONTACT,
+                    pk__gt=session.last_message_id,
+                )
+                .select_related("ai_transcript")
+                .order_by("pk")[:SESSION_MESSAGES_PER_TURN]
+            )
+            if not new_messages:
+                return session
+            ai_settings = selectors.ai_settings_get()
+            texts, unreadable = [], False
+            for message in new_messages:
+                if message.type not in selectors.AUDIO_TYPES:
+                    texts.append((message.text or "").strip())
+                    continue
+                transcript = getattr(message, "ai_transcript", None)
+                if transcript is not None:
+                    texts.append(transcript.text.strip())
+                elif message.pk != unreadable_message_id and _voice_note_waits(message, ai_settings):
+                    return session  # the transcription task resumes the session
+                else:
+                    unreadable = True
+            agent = session.agent
+            at = new_messages[-1].sent_at
+            if unreadable:
+                outcome = BotOutcome(answered=False, reason=Handoff.VOICE_NOTE)
+            elif agent is None or not agent.active:
+                outcome = BotOutcome(answered=False, reason=Handoff.AGENT_INACTIVE)
+            elif not agent_answers_at(agent=agent, ticket=ticket, at=at):
+                outcome = BotOutcome(answered=False, reason=Handoff.HOURS)
+            else:  # the provider call: the session row is locked, the ticket is not
+                outcome = bot_decide(ticket=ticket, agent=agent, customer_text="\n".join(t for t in texts if t))
+
+            locked = (
+                Ticket.objects.select_for_update(of=("self",))
+                .select_related("tenant", "contact", "queue", "assignee", "connection__default_queue")
+                .get(pk=ticket.pk)
+            )
+            session.last_message_id = new_messages[-1].pk
+            taken = _session_taken_over(session=session, ticket=locked)
+            if taken:  # a person took the ticket while the bot was thinking: nothing is sent
+                _session_end(session, status=BotSession.Status.TAKEN_OVER, reason=taken)
+                _release_from_session(locked, events)
+            else:
+                outcome = _session_outcome_apply(ticket=locked, agent=agent, outcome=outcome)
+                if outcome.handed_over:
+                    _session_end(session, status=BotSession.Status.HANDED_OVER, reason=outcome.reason)
+            session.save(update_fields=["status", "last_message_id", "end_reason", "ended_at"])
+        if session.is_active and len(new_messages) == SESSION_MESSAGES_PER_TURN:
+            _schedule_session_advance(session.pk, session.tenant_id)  # more were waiting
+    return session
+
+
+def _session_outcome_apply(*, ticket: Ticket, agent: AIAgent | None, outcome: BotOutcome) -> BotOutcome:
+    if agent is not None:
+        return bot_outcome_apply(ticket=ticket, agent=agent, outcome=outcome)
+    # The agent is gone: hand over as bot_outcome_apply does, without its handoff queue.
+    gone = AIAgent(tenant_id=ticket.tenant_id, handoff_queue=None)
+    return bot_outcome_apply(ticket=ticket, agent=gone, outcome=outcome)
+
+
+def _release_from_session(ticket: Ticket, events) -> None:
+    if ticket.is_bot:
+        Ticket.objects.filter(pk=ticket.pk).update(is_bot=False, updated_at=timezone.now())
+        ticket.is_bot = False
+        events.ticket_updated(ticket)
+
+
+def bot_session_stop(*, ticket_id: int) -> BotSession | None:
+    """A person took the ticket (tickets.services): its active session ends as taken over."""
+    session_id = (
+        BotSession.objects.filter(ticket_id=ticket_id, status=BotSession.Status.ACTIVE)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    return bot_session_advance(session_id=session_id) if session_id else None
+
+
+# --- Voice notes transcribed as they arrive ----------------------------------------------------------
+
+
+def voice_note_downloaded(*, message: Message) -> None:
+    """tickets.inbound, when a customer's audio is downloaded (or failed to be), in its transaction:
+    transcribe it after commit when the tenant asks for it — or tell the bot holding the ticket
+    that this one cannot be read."""
+    if message.type not in selectors.AUDIO_TYPES or message.direction != Message.Direction.INBOUND:
+        return
+    ai_settings = selectors.ai_settings_get()
+    if message.media_status == Message.MediaStatus.READY and ai_settings and ai_settings.transcribes_automatically:
+        from ai.tasks import voice_note_transcribe_task
+
+        message_id, tenant_id = message.pk, message.tenant_id
+        transaction.on_commit(lambda: voice_note_transcribe_task.delay(message_id=message_id, tenant_id=tenant_id))
+        return
+    _session_resume_after_voice_note(message=message, transcribed=False)
+
+
+def _session_resume_after_voice_note(*, message: Message, transcribed: bool) -> None:
+    session_id = (
+        BotSession.objects.filter(
+            ticket_id=message.ticket_id, status=BotSession.Status.ACTIVE, last_message_id__lt=message.pk
+        )
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if session_id is not None:
+        _schedule_session_advance(
+            session_id, message.tenant_id, unreadable_message_id=None if transcribed else message.pk
+        )
+
+
+def voice_note_transcribe(*, message_id: int) -> MessageTranscript | None:
+    """The automatic transcription of a customer's voice note (metered, no user), shown under the
+    audio at once (`message.updated`); the bot holding the ticket then reads it as the customer's
+    words. A failure leaves the manual button; the bot hands the ticket to people."""
+    from tickets import events
+
+    message = Message.objects.select_related("ticket", "tenant", "ai_transcript").filter(pk=message_id).first()
+    if message is None or message.type not in selectors.AUDIO_TYPES:
+        return None
+    transcript = getattr(message, "ai_transcript", None)
+    if transcript is None:
+        try:
+            transcript = message_transcribe(message=message, actor=None)
+        except ProsaError as exc:
+            logger.info("automatic transcription failed", extra={"message_id": message_id, "code": exc.code})
+            transcript = None
+    with transaction.atomic():
+        if transcript is not None:
+            message.ai_transcript = transcript
+            events.message_updated(message)
+        _session_resume_after_voice_note(message=message, transcribed=transcript is not None)
+    return transcript

@@ -1,4 +1,5 @@
-"""Background work of the AI domain: summaries of closed tickets, for the tenants that ask for them.
+"""Background work of the AI domain: AI agents' turns on the tickets they hold, the automatic
+transcription of voice notes, and summaries of closed tickets for the tenants that ask for them.
 
 The beat job takes no tenant, looks at settings rows only, and fans out one tenant task per tenant.
 """
@@ -14,6 +15,23 @@ from tenants.context import require_current_tenant
 @tenant_task
 def closed_tickets_summarize_task(*, tenant_id: int) -> int:
     return services.closed_tickets_summarize(tenant=require_current_tenant())
+
+
+@tenant_task(acks_late=True)
+def bot_session_advance_task(*, session_id: int, tenant_id: int, unreadable_message_id: int | None = None):
+    session = services.bot_session_advance(session_id=session_id, unreadable_message_id=unreadable_message_id)
+    return session.status if session else None
+
+
+@tenant_task
+def bot_session_stop_task(*, ticket_id: int, tenant_id: int):
+    session = services.bot_session_stop(ticket_id=ticket_id)
+    return session.status if session else None
+
+
+@tenant_task(acks_late=True)
+def voice_note_transcribe_task(*, message_id: int, tenant_id: int) -> bool:
+    return services.voice_note_transcribe(message_id=message_id) is not None
 
 
 @shared_task(name="ai.summarize_closed_tickets")

@@ -70,3 +70,12 @@ def editor_choices(*, tenant: Tenant, flow: Flow) -> dict[str, list]:
         "contact_fields": [[field.key, field.label] for field in ContactFieldDefinition.objects.filter(tenant=tenant)],
         "templates": list(templates.values()),
     }
+def ticket_trace_list(*, ticket, since=None, until=None) -> QuerySet[FlowTrace]:
+    """The nodes flows executed on a ticket between two instants (either end open), oldest first,
+    for the inbox's history (the tenant's manager keeps other tenants' traces out)."""
+    traces = FlowTrace.objects.filter(run__ticket=ticket).select_related("run__flow")
+    if since is not None:
+        traces = traces.filter(at__gte=since)
+    if until is not None:
+        traces = traces.filter(at__lt=until)
+    return traces.order_by("at", "id")

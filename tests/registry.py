@@ -17,11 +17,12 @@ from django.utils import timezone
 
 from accounts.models import Invite, Membership, Role, User
 from accounts.tests.factories import InviteFactory, MembershipFactory, UserFactory
-from ai.models import AIAgent, AISettings, AIUsage, DealQualification, MessageTranscript, TicketInsight
+from ai.models import AIAgent, AISettings, AIUsage, BotSession, DealQualification, MessageTranscript, TicketInsight
 from ai.tests.factories import (
     AIAgentFactory,
     AISettingsFactory,
     AIUsageFactory,
+    BotSessionFactory,
     DealQualificationFactory,
     MessageTranscriptFactory,
     TicketInsightFactory,
@@ -368,6 +369,11 @@ def _ai_settings(tenant: Tenant) -> AISettings:
 @register(AIAgent)
 def _ai_agent(tenant: Tenant) -> AIAgent:
     return AIAgentFactory(tenant=tenant, name=f"Bot of {tenant.slug}", instructions=f"Persona of {tenant.slug}")
+
+
+@register(BotSession)
+def _bot_session(tenant: Tenant) -> BotSession:
+    return BotSessionFactory(tenant=tenant, ticket=_ticket_in(tenant), agent=_ai_agent(tenant))
 
 
 @register(AIUsage)

@@ -468,6 +468,7 @@ def message_media_download(*, message_id: int, final_attempt: bool = True) -> Me
         message.payload = {**(message.payload or {}), "media_error": exc.code}
         message.save(update_fields=["media_status", "payload", "updated_at"])
         events.message_updated(message)
+        _media_settled(message)
         return message
 
     mime_type = (media.mime_type or message.media_mime).split(";")[0].strip() or "application/octet-stream"
@@ -495,7 +496,16 @@ def message_media_download(*, message_id: int, final_attempt: bool = True) -> Me
         ]  # fmt: skip
     )
     events.message_updated(message)
+    _media_settled(message)
     return message
+
+
+def _media_settled(message: Message) -> None:
+    """A customer's voice note is downloaded (or never will be): the AI transcribes it when the
+    tenant asks for it, and a bot holding the ticket learns it can read it or not."""
+    from ai.services import voice_note_downloaded
+
+    voice_note_downloaded(message=message)
 
 
 def message_media_retry(*, message: Message) -> Message:

@@ -5,8 +5,16 @@ inside the message's transaction, with the ticket row locked):
 
 1. A reply to a rating request on a closed ticket is recorded as the rating and thanked
    (`closed_ticket_claim` decides that, and the reopen window, before any ticket is opened).
-   A ticket a flow holds (`is_bot`), or whose message triggers a flow, goes to the flow engine
-   (flows.services.flow_route_inbound) and nothing below happens.
+   A ticket an AI agent holds (`is_bot`, ai.services.bot_session_continue) goes to the agent; a
+   ticket a flow holds (`is_bot`), or whose message triggers a flow, goes to the flow engine
+   (flows.services.flow_route_inbound). Then a new ticket no flow took goes to the active AI agent
+   answering new tickets of its connection/queue, when its business-hours behaviour says so
+   (ai.services.bot_session_start). In these cases nothing below happens: as in Chatwoot's agent
+   bots, the bot is the first to answer, in place of the out-of-hours message, greeting and queue
+   menu; when it hands over (to its handoff queue, else the ticket's or connection's default
+   queue), people take the ticket from there and the customer's next messages are routed here
+   normally. Flows come first: a flow that triggers decides itself whether to call an AI agent.
+   Bots answer after commit, in a worker (the provider call never runs in this transaction).
 2. Outside business hours (the queue's, else the tenant's) the connection's out-of-hours message
    is sent, once per ticket.
 3. A new ticket gets the connection's greeting. Without a queue it goes to the connection's default
@@ -30,6 +38,7 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import Membership
+from ai.services import bot_session_continue, bot_session_start
 from campaigns.services import campaign_reply_apply
 from crm.models import Contact
 from flows.services import flow_route_inbound, flow_route_queue_chosen
@@ -126,8 +135,12 @@ def route_inbound_message(*, ticket: Ticket, message: Message, ticket_was_create
         if ticket.status == Ticket.Status.CLOSED:  # the customer just rated it
             system_message_send(ticket=ticket, text=_("Thank you for your rating!"))
             return
+        if bot_session_continue(ticket=ticket):
+            return  # an AI agent holds the conversation (ticket.is_bot): its worker answers
         if flow_route_inbound(ticket=ticket, message=message, ticket_was_created=ticket_was_created):
             return  # a flow holds the conversation (ticket.is_bot) or a trigger just started one
+        if bot_session_start(ticket=ticket, message=message, ticket_was_created=ticket_was_created):
+            return  # an AI agent answers this new ticket first
 
         if not ticket.out_of_hours_notified and connection.out_of_hours_message.strip():
             hours_of = ticket.queue or connection.default_queue

@@ -114,14 +114,17 @@ def _offer_waiting_tickets(tenant_id: int) -> None:
 
 
 def _bot_stop(ticket: Ticket) -> None:
-    """A person takes the conversation: the flow running on it stops (flows.tasks, after commit)."""
+    """A person takes the conversation: the flow or AI agent holding it stops (flows.tasks,
+    ai.tasks, after commit; the bot's worker checks again under the ticket's lock before sending)."""
     if not ticket.is_bot:
         return
     ticket.is_bot = False
+    from ai.tasks import bot_session_stop_task
     from flows.tasks import flow_runs_stop_task
 
     ticket_id, tenant_id = ticket.pk, ticket.tenant_id
     transaction.on_commit(lambda: flow_runs_stop_task.delay(ticket_id=ticket_id, tenant_id=tenant_id))
+    transaction.on_commit(lambda: bot_session_stop_task.delay(ticket_id=ticket_id, tenant_id=tenant_id))
 
 
 def window_is_open(ticket: Ticket, *, now=None) -> bool:
@@ -463,7 +466,7 @@ def message_send(
     elif media_url:
         fields.update(_media_url_fields(media_url))
     with transaction.atomic():
-        return _outbound_create(
+        message = _outbound_create(
             ticket=ticket,
             author=author,
             sender_type=Message.SenderType.AGENT,
@@ -471,6 +474,17 @@ def message_send(
             internal_note=internal_note,
             **fields,
         )
+        if ticket.is_bot and not internal_note:
+            _bot_release_on_reply(ticket)
+        return message
+
+
+def _bot_release_on_reply(ticket: Ticket) -> None:
+    """An agent wrote to the customer on a ticket a bot holds: the bot stops at once (is_bot off;
+    a conditional update, so the ticket row is not locked while a bot's worker may hold it)."""
+    if Ticket.objects.filter(pk=ticket.pk, is_bot=True).update(is_bot=False, updated_at=timezone.now()):
+        _bot_stop(ticket)
+        events.ticket_updated(ticket)
 
 
 def _media_url_fields(media_url: str) -> dict:

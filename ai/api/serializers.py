@@ -31,7 +31,7 @@ class AISettingsSerializer(serializers.ModelSerializer):
         fields = [
             "configured", "preset", "base_url", "api_key_set", "chat_model", "embeddings_model",
             "transcription_model", "timeout_seconds", "enabled", "ticket_categories", "summarize_on_close",
-            "updated_at", "presets",
+            "auto_transcribe", "updated_at", "presets",
         ]  # fmt: skip
 
     def get_configured(self, obj) -> bool:
@@ -60,6 +60,7 @@ class AISettingsWriteSerializer(serializers.Serializer):
         child=serializers.CharField(max_length=80), required=False, default=list, max_length=50
     )
     summarize_on_close = serializers.BooleanField(default=False)
+    auto_transcribe = serializers.BooleanField(default=True)
 
 
 class UsageFeatureSerializer(serializers.Serializer):
@@ -154,8 +155,8 @@ class AIAgentSerializer(serializers.ModelSerializer):
         model = AIAgent
         fields = [
             "id", "name", "instructions", "language", "knowledge_tags", "knowledge_categories", "connections",
-            "queues", "active", "max_bot_turns", "handoff_queue", "handoff_on_negative_sentiment",
-            "created_at", "updated_at",
+            "queues", "active", "answers_new_tickets", "business_hours", "max_bot_turns", "handoff_queue",
+            "handoff_on_negative_sentiment", "created_at", "updated_at",
         ]  # fmt: skip
         read_only_fields = ["id", "created_at", "updated_at"]
 

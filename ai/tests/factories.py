@@ -1,7 +1,16 @@
 import factory
 from django.utils import timezone
 
-from ai.models import AIAgent, AISettings, AIUsage, DealQualification, Feature, MessageTranscript, TicketInsight
+from ai.models import (
+    AIAgent,
+    AISettings,
+    AIUsage,
+    BotSession,
+    DealQualification,
+    Feature,
+    MessageTranscript,
+    TicketInsight,
+)
 from crm.tests.factories import DealFactory
 from tenants.tests.factories import TenantOwnedFactory
 from tickets.tests.factories import MessageFactory, TicketFactory
@@ -63,3 +72,11 @@ class AIAgentFactory(TenantOwnedFactory):
     name = factory.Sequence(lambda n: f"Bot {n}")
     instructions = "You are Lia, a friendly assistant."
     language = "pt-br"
+
+
+class BotSessionFactory(TenantOwnedFactory):
+    class Meta:
+        model = BotSession
+
+    ticket = factory.SubFactory(TicketFactory, tenant=factory.SelfAttribute("..tenant"), is_bot=True)
+    agent = factory.SubFactory(AIAgentFactory, tenant=factory.SelfAttribute("..tenant"), answers_new_tickets=True)

@@ -351,12 +351,16 @@ def test_an_agent_taking_the_ticket_stops_the_flow(
     assert the_run().status == FlowRun.Status.HANDED_OVER
 
 
-def test_an_agent_reply_also_takes_over(say, publish, bot_texts, the_run, the_ticket, agent_user, tenant):
+def test_an_agent_reply_also_takes_over(
+    say, publish, bot_texts, the_run, the_ticket, agent_user, tenant, django_capture_on_commit_callbacks
+):
     publish(ASK_EMAIL)
     say("oi")
-    with tenant_context(tenant):
+    with tenant_context(tenant), django_capture_on_commit_callbacks(execute=True):
         ticket = the_ticket()
         ticket_services.message_send(ticket=ticket, author=agent_user, text="Oi, sou a Ana", check_permission=False)
+    assert the_run().status == FlowRun.Status.HANDED_OVER  # at once: the reply cleared is_bot
+    assert the_ticket().is_bot is False
     say("maria@example.com")
     assert the_run().status == FlowRun.Status.HANDED_OVER
     assert bot_texts() == ["Seu e-mail?"]

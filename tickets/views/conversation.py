@@ -17,6 +17,8 @@ from accounts.authentication import TenantJWTAuthentication
 from accounts.permissions import IsTenantMember
 from config.errors import NotFound, ValidationFailed
 from crm import selectors as crm_selectors
+from flows import selectors as flow_selectors
+from flows.history import trace_text
 from tickets import selectors, services
 from tickets.models import Message, Ticket, TicketEvent
 from tickets.templating import render as render_template_text
@@ -34,6 +36,8 @@ from tickets.views.base import (
 # Media the browser may show inline; anything else is always downloaded (never rendered as a page).
 INLINE_MEDIA_PREFIXES = ("image/", "audio/", "video/")
 INLINE_MEDIA_EXCLUDED = {"image/svg+xml"}
+# The latest flow nodes shown on a page of the conversation (a chatty flow cannot flood it).
+TRACES_PER_PAGE = 200
 
 
 def _event_text(event: TicketEvent, users: dict, queues: dict) -> str:
@@ -75,12 +79,16 @@ def _event_text(event: TicketEvent, users: dict, queues: dict) -> str:
     return text % {"actor": actor} if "%(actor)s" in text else text
 
 
-def _timeline(*, messages: list[Message], events: list[TicketEvent], users: dict, queues: dict) -> list[dict]:
-    """Messages and history events in time order, a day separator before each new local day."""
+def _timeline(
+    *, messages: list[Message], events: list[TicketEvent], users: dict, queues: dict, traces=()
+) -> list[dict]:
+    """Messages, history events and the bots' activity (consecutive nodes of one flow run grouped
+    in one collapsible line) in time order, a day separator before each new local day."""
     entries = [(m.sent_at, 0, m.pk, {"kind": "message", "message": m}) for m in messages]
     entries += [
         (e.created_at, 1, e.pk, {"kind": "event", "event": e, "text": _event_text(e, users, queues)}) for e in events
     ]
+    entries += [(t.at, 2, t.pk, {"kind": "trace", "trace": t}) for t in traces]
     entries.sort(key=lambda entry: entry[:3])
     today = timezone.localdate()
     items, current_day = [], None
@@ -89,6 +97,14 @@ def _timeline(*, messages: list[Message], events: list[TicketEvent], users: dict
         if day != current_day:
             items.append({"kind": "day", "day": day.isoformat(), "label": _day_label(day, today)})
             current_day = day
+        if item["kind"] == "trace":
+            trace = item["trace"]
+            last = items[-1]
+            if last["kind"] != "bot_activity" or last["run_id"] != trace.run_id:
+                last = {"kind": "bot_activity", "run_id": trace.run_id, "flow": trace.run.flow.name, "steps": []}
+                items.append(last)
+            last["steps"].append({"at": trace.at, "text": trace_text(trace), "node_id": trace.node_id})
+            continue
         items.append(item)
     return items
 
@@ -100,10 +116,13 @@ def _page_items(request, ticket: Ticket, before: Message | None = None) -> dict:
     if before is not None and not messages:
         since = None
     events = list(selectors.inbox_ticket_events(ticket=ticket, since=since, until=until))
+    traces = list(flow_selectors.ticket_trace_list(ticket=ticket, since=since, until=until).reverse()[:TRACES_PER_PAGE])
+    traces.reverse()
     users, queues = _targets(request)
     items = _timeline(
         messages=messages,
         events=events,
+        traces=traces,
         users={user.pk: user for user in users},
         queues={queue.pk: queue for queue in queues},
     )

@@ -19,6 +19,7 @@ title scores well above a match in the body only.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 
@@ -29,8 +30,10 @@ from django.utils.html import escape
 
 from knowledge import text
 from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleVersion, Term, folded
-from tenants.context import require_current_tenant
+from tenants.context import require_current_tenant, tenant_context
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 MAX_LIMIT = 50
 CANDIDATES = 60  # at least this many full-text candidates get the full score
@@ -39,6 +42,13 @@ MAX_QUERY_CHARS = 1000
 CORRECTIONS_PER_WORD = 2
 MIN_CORRECTION_SIMILARITY = 0.4
 TITLE_SIMILARITY_WEIGHT = 0.5
+# Hybrid ranking (when chunks have embeddings): reciprocal-rank fusion of the full-text ranking and
+# the cosine similarity of the query to each article's best chunk.
+RRF_K = 60
+SEMANTIC_POOL_FACTOR = 4  # each ranking contributes up to limit × this many articles
+SEMANTIC_MIN_POOL = 20
+MIN_SEMANTIC_SIMILARITY = 0.3  # below this, an article is not "similar" at all (no semantic vote)
+HEADLINE_CHARS = 240  # excerpt of an article found by similarity only (no words to highlight)
 # ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
 # first and the markers turned into <mark> after.
 _START, _STOP = "\x02", "\x03"
@@ -76,13 +86,36 @@ def article_chunk_list(*, tenant: Tenant, article_ids: list[int] | None = None) 
     return chunks.order_by("article_id", "ordinal")
 
 
-def article_chunks_without_embedding(*, tenant: Tenant, model: str, limit: int = 100) -> QuerySet[ArticleChunk]:
-    """Passages the AI app still has to embed with `model` (new, changed or embedded by another model)."""
-    return (
-        ArticleChunk.objects.filter(tenant=tenant)
+def article_chunks_without_embedding(
+    *, tenant: Tenant, model: str, limit: int = 100, article_ids: list[int] | None = None
+) -> QuerySet[ArticleChunk]:
+    """Passages of published articles still to embed with `model` (new, changed or embedded by
+    another model). Drafts wait: they are embedded when published."""
+    chunks = (
+        ArticleChunk.objects.filter(tenant=tenant, article__status=Article.Status.PUBLISHED)
+        .exclude(text="")
         .exclude(embedding__isnull=False, embedding_model=model)
-        .select_related("article")
-        .order_by("article_id", "ordinal")[:limit]
+    )
+    if article_ids is not None:
+        chunks = chunks.filter(article_id__in=article_ids)
+    return chunks.select_related("article").order_by("article_id", "ordinal")[:limit]
+
+
+def embeddings_model(*, tenant: Tenant) -> str:
+    """The embeddings model of the tenant's AI, "" when AI is off or has none (no embeddings then:
+    search stays full-text)."""
+    from ai.models import AISettings
+
+    found = AISettings.all_tenants.filter(tenant=tenant).first()
+    if found is None or not found.is_configured:
+        return ""
+    return found.embeddings_model or ""
+
+
+def has_embeddings(*, tenant: Tenant, model: str) -> bool:
+    return (
+        bool(model)
+        and ArticleChunk.objects.filter(tenant=tenant, embedding_model=model, embedding__isnull=False).exists()
     )
 
 
@@ -186,15 +219,36 @@ def knowledge_search(
     categories: list[str] | None = None,
     published_only: bool = True,
     tenant: Tenant | None = None,
+    semantic: bool = True,
 ) -> list[SearchHit]:
     """The articles that best answer `query`, best first (see the module's docstring). Runs in the
-    current tenant unless `tenant` is given; two queries."""
+    current tenant unless `tenant` is given; two queries — plus, when the tenant's chunks have
+    embeddings and `semantic` is on, one embedding of the query and one similarity query, fused
+    with the full-text ranking (falls back to full text alone whenever that fails)."""
     tenant = tenant or require_current_tenant()
     query = " ".join(query.split())[:MAX_QUERY_CHARS]
     typed = _query_words(query)
     if not typed:
         return []
     limit = max(1, min(int(limit), MAX_LIMIT))
+    articles = article_list(tenant=tenant, published_only=published_only)
+    if language:
+        articles = articles.filter(language=language)
+    if tags:
+        articles = articles.filter(tags__overlap=[tag.strip().lower() for tag in tags])
+    if categories:
+        articles = articles.filter(category__in=categories)
+    query_vector, model = _query_embedding(tenant=tenant, query=query) if semantic else (None, "")
+    if query_vector is None:
+        return _text_hits(tenant=tenant, query=query, typed=typed, language=language, articles=articles, limit=limit)
+    pool = max(limit * SEMANTIC_POOL_FACTOR, SEMANTIC_MIN_POOL)
+    text_hits = _text_hits(tenant=tenant, query=query, typed=typed, language=language, articles=articles, limit=pool)
+    similar = _similar_articles(tenant=tenant, articles=articles, vector=query_vector, model=model, limit=pool)
+    return _fused(tenant=tenant, text_hits=text_hits, similar=similar, limit=limit)
+
+
+def _text_hits(*, tenant: Tenant, query: str, typed: list[str], language: str | None, articles, limit: int):
+    """Full-text search with typo corrections (the module's docstring)."""
     languages = [language] if language else list(SEARCH_CONFIGS)
     readings = _readings(tenant=tenant, typed=typed, query=query, configs=[SEARCH_CONFIGS[code] for code in languages])
     # The match is one constant tsquery — every language's reading of the words, deduplicated — so
@@ -229,13 +283,6 @@ def knowledge_search(
         ),
     )
 
-    articles = article_list(tenant=tenant, published_only=published_only)
-    if language:
-        articles = articles.filter(language=language)
-    if tags:
-        articles = articles.filter(tags__overlap=[tag.strip().lower() for tag in tags])
-    if categories:
-        articles = articles.filter(category__in=categories)
     # Candidates first, cheaply: the best full-text matches by one ts_rank. Only they get the full
     # score (a second ts_rank and the title's word similarity, ~0.1 ms a row): a common word can
     # match most of a large base.
@@ -264,6 +311,80 @@ def knowledge_search(
         .order_by("-score", "-usage_count", "pk")[:limit]
     )
     return [SearchHit(article=hit, score=round(hit.score, 6), headline=_headline_html(hit.headline)) for hit in hits]
+
+
+def _query_embedding(*, tenant: Tenant, query: str) -> tuple[list[float] | None, str]:
+    """The query's embedding by the tenant's embeddings model, or (None, "") when semantic ranking
+    does not apply: no model, no embedded chunk yet, or any failure of the provider (the metered
+    call refused by the cap, a timeout…). Search never depends on it."""
+    model = embeddings_model(tenant=tenant)
+    if not has_embeddings(tenant=tenant, model=model):
+        return None, ""
+    from ai.services import texts_embed
+    from config.errors import ProsaError
+
+    try:
+        with tenant_context(tenant):
+            vectors = texts_embed(tenant=tenant, texts=[query])
+    except ProsaError as exc:
+        logger.info("knowledge search: no query embedding (%s), full text only", exc.code)
+        return None, ""
+    return (vectors[0], model) if vectors else (None, "")
+
+
+def _similar_articles(*, tenant: Tenant, articles: QuerySet, vector: list[float], model: str, limit: int):
+    """[(article id, cosine similarity of its best chunk)], most similar first, among `articles`
+    (the search's filters). Chunk vectors are float arrays compared in SQL: fine for thousands of
+    chunks; pgvector would index them (docs/KNOWLEDGE.md)."""
+    allowed_sql, allowed_params = articles.values("pk").query.sql_with_params()
+    table = ArticleChunk._meta.db_table
+    sql = f"""
+        SELECT article_id, MAX(similarity) AS similarity FROM (
+            SELECT chunk.article_id, (
+                SELECT SUM(a * b) / NULLIF(SQRT(SUM(a * a)) * SQRT(SUM(b * b)), 0)
+                FROM unnest(chunk.embedding, %s::float8[]) AS pair(a, b)
+            ) AS similarity
+            FROM {table} AS chunk
+            WHERE chunk.tenant_id = %s AND chunk.embedding_model = %s AND chunk.embedding IS NOT NULL
+              AND cardinality(chunk.embedding) = %s AND chunk.article_id IN ({allowed_sql})
+        ) AS scored
+        WHERE similarity >= %s
+        GROUP BY article_id
+        ORDER BY similarity DESC, article_id
+        LIMIT %s
+    """
+    params = [vector, tenant.pk, model, len(vector), *allowed_params, MIN_SEMANTIC_SIMILARITY, limit]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [(article_id, float(similarity)) for article_id, similarity in cursor.fetchall()]
+
+
+def _fused(*, tenant: Tenant, text_hits: list[SearchHit], similar: list[tuple[int, float]], limit: int):
+    """Reciprocal-rank fusion: each ranking gives an article 1 / (RRF_K + its rank). An article
+    both rankings find beats one found by either alone; a synonym the words miss still shows."""
+    scores: dict[int, float] = {}
+    for rank, hit in enumerate(text_hits, start=1):
+        scores[hit.article.pk] = scores.get(hit.article.pk, 0.0) + 1 / (RRF_K + rank)
+    for rank, (article_id, _similarity) in enumerate(similar, start=1):
+        scores[article_id] = scores.get(article_id, 0.0) + 1 / (RRF_K + rank)
+    by_id = {hit.article.pk: hit for hit in text_hits}
+    best = sorted(scores, key=lambda article_id: (-scores[article_id], article_id))[:limit]
+    missing = [article_id for article_id in best if article_id not in by_id]
+    if missing:
+        found = Article.objects.filter(tenant=tenant, pk__in=missing).defer("search_vector")
+        first_chunks = dict(
+            ArticleChunk.objects.filter(tenant=tenant, article_id__in=missing, ordinal=0).values_list(
+                "article_id", "text"
+            )
+        )
+        for article in found:
+            excerpt = " ".join(text.markdown_plain(first_chunks.get(article.pk, article.body)).split())
+            by_id[article.pk] = SearchHit(article=article, score=0.0, headline=escape(excerpt[:HEADLINE_CHARS]))
+    return [
+        SearchHit(article=by_id[article_id].article, score=round(scores[article_id], 6),
+                  headline=by_id[article_id].headline)
+        for article_id in best if article_id in by_id
+    ]  # fmt: skip
 
 
 def _headline_html(headline: str | None) -> str:

@@ -24,12 +24,12 @@ import re
 from dataclasses import dataclass
 
 from django.db import connection
-from django.db.models import BooleanField, F, FloatField, Func, QuerySet, TextField, Value
+from django.db.models import BooleanField, Exists, F, FloatField, Func, Max, OuterRef, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.utils.html import escape
 
 from knowledge import text
-from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleVersion, Term, folded
+from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleProposal, ArticleVersion, Term, folded
 from tenants.context import require_current_tenant, tenant_context
 from tenants.models import Tenant
 
@@ -117,6 +117,125 @@ def has_embeddings(*, tenant: Tenant, model: str) -> bool:
         bool(model)
         and ArticleChunk.objects.filter(tenant=tenant, embedding_model=model, embedding__isnull=False).exists()
     )
+
+
+# --- Proposals ("optimize") --------------------------------------------------------------------
+
+DUPLICATE_TITLE_SIMILARITY = 0.6
+DUPLICATE_CHUNK_SIMILARITY = 0.92
+UNANSWERED_SCORE = 0.1  # a ticket's question whose best full-text hit scores below this had no answer
+
+
+def proposal_list(*, tenant: Tenant, status: str | None = None, kind: str | None = None) -> QuerySet[ArticleProposal]:
+    proposals = (
+        ArticleProposal.objects.filter(tenant=tenant)
+        .select_related("article", "result_article", "reviewed_by")
+        .prefetch_related("source_articles", "source_tickets")
+    )
+    if status:
+        proposals = proposals.filter(status=status)
+    if kind:
+        proposals = proposals.filter(kind=kind)
+    return proposals
+
+
+def article_latest_version(*, article: Article) -> int:
+    return ArticleVersion.objects.filter(article=article).aggregate(last=Max("number"))["last"] or 0
+
+
+def rewrite_candidates(*, tenant: Tenant, limit: int, article_ids: list[int] | None = None) -> list[Article]:
+    """Published articles to propose a clearer text for: the most used first, skipping those with
+    a rewrite proposed (or reviewed) since their last change."""
+    proposed_since_change = ArticleProposal.objects.filter(
+        article=OuterRef("pk"), kind=ArticleProposal.Kind.REWRITE, created_at__gte=OuterRef("updated_at")
+    )
+    articles = (
+        article_list(tenant=tenant, published_only=True)
+        .exclude(Exists(proposed_since_change))
+        .exclude(proposals__kind=ArticleProposal.Kind.REWRITE, proposals__status=ArticleProposal.Status.PENDING)
+    )
+    if article_ids is not None:
+        articles = articles.filter(pk__in=article_ids)
+    return list(articles.order_by("-usage_count", "updated_at", "pk")[:limit])
+
+
+def duplicate_candidates(*, tenant: Tenant, limit: int) -> list[tuple[int, int]]:
+    """Pairs of published articles (same language) that look like one topic written twice: titles
+    alike by trigrams, or — when the chunks have embeddings — first passages nearly parallel.
+    Pairs already proposed (pending, accepted or rejected) are skipped. (kept id, duplicate id):
+    the more used (then older) article is kept."""
+    table, chunks = Article._meta.db_table, ArticleChunk._meta.db_table
+    model = embeddings_model(tenant=tenant)
+    sql = f"""
+        SELECT a.id, b.id, a.usage_count, b.usage_count FROM {table} a JOIN {table} b
+          ON b.tenant_id = a.tenant_id AND b.language = a.language AND b.id > a.id
+         AND b.status = 'published' AND lower(b.title) %% lower(a.title)
+        WHERE a.tenant_id = %s AND a.status = 'published'
+          AND similarity(lower(a.title), lower(b.title)) >= %s
+        UNION
+        SELECT a.id, b.id, a.usage_count, b.usage_count
+        FROM {chunks} ca JOIN {chunks} cb
+          ON cb.tenant_id = ca.tenant_id AND cb.article_id > ca.article_id AND cb.ordinal = 0
+         AND cb.embedding_model = ca.embedding_model AND cardinality(cb.embedding) = cardinality(ca.embedding)
+        JOIN {table} a ON a.id = ca.article_id AND a.status = 'published'
+        JOIN {table} b ON b.id = cb.article_id AND b.status = 'published' AND b.language = a.language
+        WHERE ca.tenant_id = %s AND ca.ordinal = 0 AND ca.embedding_model = %s AND ca.embedding IS NOT NULL
+          AND cb.embedding IS NOT NULL
+          AND (SELECT SUM(x * y) / NULLIF(SQRT(SUM(x * x)) * SQRT(SUM(y * y)), 0)
+               FROM unnest(ca.embedding, cb.embedding) AS pair(x, y)) >= %s
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [tenant.pk, DUPLICATE_TITLE_SIMILARITY, tenant.pk, model, DUPLICATE_CHUNK_SIMILARITY])
+        rows = cursor.fetchall()
+    proposed = set()
+    merges = ArticleProposal.objects.filter(tenant=tenant, kind=ArticleProposal.Kind.MERGE).prefetch_related(
+        "source_articles"
+    )
+    for proposal in merges:
+        for duplicate in proposal.source_articles.all():
+            proposed.add(frozenset((proposal.article_id, duplicate.pk)))
+    pairs, seen = [], set()
+    for first, second, first_uses, second_uses in sorted(rows):
+        if frozenset((first, second)) in proposed or first in seen or second in seen:
+            continue
+        kept, duplicate = (second, first) if second_uses > first_uses else (first, second)
+        pairs.append((kept, duplicate))
+        seen |= {first, second}  # one proposal per article per run
+        if len(pairs) >= limit:
+            break
+    return pairs
+
+
+def unanswered_tickets(*, tenant: Tenant, since, limit: int, examine: int) -> list[tuple[object, str]]:
+    """Tickets closed since `since` (an agent answered, the customer asked) that no proposal used
+    yet, whose customer question finds no good article (full text only: no AI call): [(ticket, the
+    question)], most recent first. Looks at `examine` tickets at most."""
+    from tickets.models import Message, Ticket
+
+    tickets = (
+        Ticket.objects.filter(tenant=tenant, status=Ticket.Status.CLOSED, closed_at__gte=since)
+        .exclude(knowledge_proposals__isnull=False)
+        .filter(messages__direction=Message.Direction.OUTBOUND, messages__is_internal_note=False)
+        .distinct()
+        .order_by("-closed_at", "-id")[:examine]
+    )
+    found = []
+    for ticket in tickets:
+        question = " ".join(
+            Message.objects.filter(ticket=ticket, direction=Message.Direction.INBOUND, deleted_at__isnull=True)
+            .exclude(text="")
+            .order_by("sent_at", "id")
+            .values_list("text", flat=True)[:3]
+        )
+        if not question.strip():
+            continue
+        hits = knowledge_search(tenant=tenant, query=question, limit=1, semantic=False)
+        if hits and hits[0].score >= UNANSWERED_SCORE:
+            continue
+        found.append((ticket, question))
+        if len(found) >= limit:
+            break
+    return found
 
 
 # --- Search ----------------------------------------------------------------------------------

@@ -49,10 +49,13 @@ def embed_missing_chunks() -> int:
 
 
 @tenant_task
-def knowledge_optimize_task(*, tenant_id: int, kinds: list[str] | None = None, actor_id: int | None = None) -> int:
+def knowledge_optimize_task(
+    *, tenant_id: int, kinds: list[str] | None = None, actor_id: int | None = None, article_ids: list[int] | None = None
+) -> int:
     """The AI's proposals for the tenant's knowledge base (knowledge.optimize). Returns how many."""
     from accounts.models import User
     from knowledge import optimize
 
     actor = User.objects.filter(pk=actor_id).first() if actor_id else None
-    return len(optimize.knowledge_optimize(tenant=require_current_tenant(), actor=actor, kinds=kinds))
+    return len(optimize.knowledge_optimize(tenant=require_current_tenant(), actor=actor, kinds=kinds,
+                                           article_ids=article_ids))  # fmt: skip

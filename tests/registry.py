@@ -365,8 +365,10 @@ def _article_proposal(tenant: Tenant) -> ArticleProposal:
         title=f"Clearer warranty of {tenant.slug}",
         body=f"How {tenant.slug} honours warranties, step by step.",
         reason=f"Shorter sentences for {tenant.slug}",
+        model=f"model-of-{tenant.slug}",
     )
-    proposal.source_tickets.set([_ticket_in(tenant)])
+    ticket = _ticket_in(tenant)
+    ArticleProposal.source_tickets.through.objects.create(articleproposal=proposal, ticket=ticket)
     return proposal
 
 

@@ -163,6 +163,8 @@ class ArticleChunk(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["article", "ordinal"], name="knowledge_chunk_unique_ordinal"),
         ]
+        # Which chunks are embedded by the tenant's model (search asks on every query).
+        indexes = [models.Index(fields=["tenant", "embedding_model"], name="knowledge_chunk_embedding")]
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.ordinal}"

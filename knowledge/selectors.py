@@ -19,10 +19,12 @@ title scores well above a match in the body only.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Exists, F, FloatField, Func, Max, OuterRef, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
@@ -48,6 +50,7 @@ RRF_K = 60
 SEMANTIC_POOL_FACTOR = 4  # each ranking contributes up to limit × this many articles
 SEMANTIC_MIN_POOL = 20
 MIN_SEMANTIC_SIMILARITY = 0.3  # below this, an article is not "similar" at all (no semantic vote)
+QUERY_EMBEDDING_CACHE_SECONDS = 3600
 HEADLINE_CHARS = 240  # excerpt of an article found by similarity only (no words to highlight)
 # ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
 # first and the markers turned into <mark> after.
@@ -110,13 +113,6 @@ def embeddings_model(*, tenant: Tenant) -> str:
     if found is None or not found.is_configured:
         return ""
     return found.embeddings_model or ""
-
-
-def has_embeddings(*, tenant: Tenant, model: str) -> bool:
-    return (
-        bool(model)
-        and ArticleChunk.objects.filter(tenant=tenant, embedding_model=model, embedding__isnull=False).exists()
-    )
 
 
 # --- Proposals ("optimize") --------------------------------------------------------------------
@@ -250,11 +246,26 @@ class _Readings:
     any_word: dict[str, str]  # config → 'a' | 'b' | … (deduplicated lexemes), "" when none
     all_words: dict[str, str]  # config → plainto_tsquery of the whole query
     languages: set[str]  # the languages the tenant has articles in
+    embeddings_model: str = ""  # set when the tenant's AI has one and chunks embedded by it exist
 
 
-def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str]) -> _Readings:
+def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str], semantic: bool = False) -> _Readings:
     """One statement: vocabulary terms close to each folded word of 4+ letters, and the tsquery of
-    every typed word, candidate correction and the whole query in each configuration."""
+    every typed word, candidate correction and the whole query in each configuration — and, when
+    `semantic`, the embeddings model whose vectors exist (so full-text-only searches stay two
+    queries)."""
+    from ai.models import AISettings
+
+    semantic_sql = f"""
+        UNION ALL
+        SELECT 'semantic', ai.embeddings_model, NULL, NULL FROM {AISettings._meta.db_table} AS ai
+        WHERE %s AND ai.tenant_id = %s AND ai.enabled AND ai.base_url <> '' AND ai.chat_model <> ''
+          AND ai.embeddings_model <> '' AND EXISTS (
+            SELECT 1 FROM {ArticleChunk._meta.db_table} AS chunk
+            WHERE chunk.tenant_id = ai.tenant_id AND chunk.embedding_model = ai.embeddings_model
+              AND chunk.embedding IS NOT NULL
+          )
+    """
     asked = [word for word in text.words(" ".join(typed)) if len(word) >= text.MIN_CORRECTED_WORD]
     sql = f"""
         WITH close AS (
@@ -280,13 +291,15 @@ def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str
         SELECT 'query', config, NULL, plainto_tsquery(config::regconfig, %s)::text FROM configs
         UNION ALL
         SELECT DISTINCT 'language', language, NULL, NULL FROM {Article._meta.db_table} WHERE tenant_id = %s
+        {semantic_sql}
     """
     found: dict[str, list[tuple[str, float]]] = {}
     lexemes: dict[tuple[str, str], str] = {}
     all_words: dict[str, str] = {}
     languages: set[str] = set()
+    model = ""
     with connection.cursor() as cursor:
-        cursor.execute(sql, [asked, tenant.pk, tenant.pk, configs, typed, query, tenant.pk])
+        cursor.execute(sql, [asked, tenant.pk, tenant.pk, configs, typed, query, tenant.pk, semantic, tenant.pk])
         for kind, first, second, value in cursor.fetchall():
             if kind == "close":
                 found.setdefault(first, []).append((second, float(value)))
@@ -294,6 +307,8 @@ def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str
                 lexemes[(first, second)] = value
             elif kind == "query":
                 all_words[first] = value
+            elif kind == "semantic":
+                model = first
             else:
                 languages.add(first)
     corrections = {}
@@ -306,7 +321,9 @@ def _readings(*, tenant: Tenant, typed: list[str], query: str, configs: list[str
     for config in configs:
         parts = dict.fromkeys(lexemes.get((config, word), "") for word in words)
         any_word[config] = " | ".join(f"( {part} )" for part in parts if part)
-    return _Readings(corrections=corrections, any_word=any_word, all_words=all_words, languages=languages)
+    return _Readings(
+        corrections=corrections, any_word=any_word, all_words=all_words, languages=languages, embeddings_model=model
+    )
 
 
 def query_corrections(*, tenant: Tenant, words: list[str]) -> dict[str, list[str]]:
@@ -357,19 +374,25 @@ def knowledge_search(
         articles = articles.filter(tags__overlap=[tag.strip().lower() for tag in tags])
     if categories:
         articles = articles.filter(category__in=categories)
-    query_vector, model = _query_embedding(tenant=tenant, query=query) if semantic else (None, "")
+    configs = [SEARCH_CONFIGS[code] for code in ([language] if language else SEARCH_CONFIGS)]
+    readings = _readings(tenant=tenant, typed=typed, query=query, configs=configs, semantic=semantic)
+    model = readings.embeddings_model
+    query_vector = _query_embedding(tenant=tenant, query=query, model=model) if model else None
     if query_vector is None:
-        return _text_hits(tenant=tenant, query=query, typed=typed, language=language, articles=articles, limit=limit)
+        return _text_hits(tenant=tenant, query=query, readings=readings, language=language, articles=articles,
+                          limit=limit)  # fmt: skip
     pool = max(limit * SEMANTIC_POOL_FACTOR, SEMANTIC_MIN_POOL)
-    text_hits = _text_hits(tenant=tenant, query=query, typed=typed, language=language, articles=articles, limit=pool)
-    similar = _similar_articles(tenant=tenant, articles=articles, vector=query_vector, model=model, limit=pool)
+    text_hits = _text_hits(tenant=tenant, query=query, readings=readings, language=language, articles=articles,
+                           limit=pool)  # fmt: skip
+    similar = _similar_articles(
+        tenant=tenant, articles=articles, vector=query_vector, model=readings.embeddings_model, limit=pool
+    )
     return _fused(tenant=tenant, text_hits=text_hits, similar=similar, limit=limit)
 
 
-def _text_hits(*, tenant: Tenant, query: str, typed: list[str], language: str | None, articles, limit: int):
+def _text_hits(*, tenant: Tenant, query: str, readings: _Readings, language: str | None, articles, limit: int):
     """Full-text search with typo corrections (the module's docstring)."""
     languages = [language] if language else list(SEARCH_CONFIGS)
-    readings = _readings(tenant=tenant, typed=typed, query=query, configs=[SEARCH_CONFIGS[code] for code in languages])
     # The match is one constant tsquery — every language's reading of the words, deduplicated — so
     # the GIN index serves it (per-language arms `language = … AND …`, or repeated lexemes that
     # inflate the row estimate, make PostgreSQL read every vector: ~10x slower at 5,000 articles).
@@ -432,23 +455,27 @@ def _text_hits(*, tenant: Tenant, query: str, typed: list[str], language: str | 
     return [SearchHit(article=hit, score=round(hit.score, 6), headline=_headline_html(hit.headline)) for hit in hits]
 
 
-def _query_embedding(*, tenant: Tenant, query: str) -> tuple[list[float] | None, str]:
-    """The query's embedding by the tenant's embeddings model, or (None, "") when semantic ranking
-    does not apply: no model, no embedded chunk yet, or any failure of the provider (the metered
-    call refused by the cap, a timeout…). Search never depends on it."""
-    model = embeddings_model(tenant=tenant)
-    if not has_embeddings(tenant=tenant, model=model):
-        return None, ""
+def _query_embedding(*, tenant: Tenant, query: str, model: str) -> list[float] | None:
+    """The query's embedding, or None on any refusal or failure of the provider (the monthly cap,
+    a timeout…): search then ranks by full text alone, never failing for it. A query asked again
+    within QUERY_EMBEDDING_CACHE_SECONDS reuses its vector (no new metered call)."""
     from ai.services import texts_embed
     from config.errors import ProsaError
 
+    key = "knowledge:query-embedding:" + hashlib.sha256(f"{tenant.pk}\n{model}\n{query}".encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
     try:
         with tenant_context(tenant):
             vectors = texts_embed(tenant=tenant, texts=[query])
     except ProsaError as exc:
         logger.info("knowledge search: no query embedding (%s), full text only", exc.code)
-        return None, ""
-    return (vectors[0], model) if vectors else (None, "")
+        return None
+    if not vectors:
+        return None
+    cache.set(key, vectors[0], QUERY_EMBEDDING_CACHE_SECONDS)
+    return vectors[0]
 
 
 def _similar_articles(*, tenant: Tenant, articles: QuerySet, vector: list[float], model: str, limit: int):
@@ -487,7 +514,9 @@ def _fused(*, tenant: Tenant, text_hits: list[SearchHit], similar: list[tuple[in
     for rank, (article_id, _similarity) in enumerate(similar, start=1):
         scores[article_id] = scores.get(article_id, 0.0) + 1 / (RRF_K + rank)
     by_id = {hit.article.pk: hit for hit in text_hits}
-    best = sorted(scores, key=lambda article_id: (-scores[article_id], article_id))[:limit]
+    # Ties (one vote each) go to the words: a full-text match is the more explainable hit.
+    text_rank = {hit.article.pk: rank for rank, hit in enumerate(text_hits)}
+    best = sorted(scores, key=lambda pk: (-scores[pk], text_rank.get(pk, len(text_rank)), pk))[:limit]
     missing = [article_id for article_id in best if article_id not in by_id]
     if missing:
         found = Article.objects.filter(tenant=tenant, pk__in=missing).defer("search_vector")

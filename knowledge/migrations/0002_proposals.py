@@ -98,5 +98,9 @@ class Migration(migrations.Migration):
             model_name='articleproposal',
             constraint=models.UniqueConstraint(condition=models.Q(('kind', 'rewrite'), ('status', 'pending')), fields=('article',), name='knowledge_proposal_one_pending_rewrite'),
         ),
+        migrations.AddIndex(
+            model_name='articlechunk',
+            index=models.Index(fields=['tenant', 'embedding_model'], name='knowledge_chunk_embedding'),
+        ),
         migrations.RunPython(schedule_create, schedule_remove),
     ]

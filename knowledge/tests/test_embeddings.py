@@ -100,8 +100,10 @@ def test_hybrid_ranking_finds_a_synonym_full_text_cannot(tenant, ai_with_embeddi
     with tenant_context(tenant):
         [hit] = selectors.knowledge_search(query="como pagar com boleto")
     assert hit.headline.startswith("Aceitamos pix") and "<mark>" not in hit.headline
-    # Each query's embedding is metered like every AI call (one for the chunks, one per search).
-    assert AIUsage.all_tenants.filter(tenant=tenant, feature="embed").count() == 3
+    # The query's embedding is metered like every AI call (one for the chunks, one for the query:
+    # the same query again reuses its vector for an hour).
+    assert AIUsage.all_tenants.filter(tenant=tenant, feature="embed").count() == 2
+    assert len(fake_openai.embedding_requests()) == 2
 
 
 def test_hybrid_ranking_changes_the_order(tenant, ai_with_embeddings, fake_openai, write_article):
@@ -120,6 +122,7 @@ def test_hybrid_ranking_changes_the_order(tenant, ai_with_embeddings, fake_opena
 
 def test_search_falls_back_to_full_text_when_embedding_fails(tenant, ai_with_embeddings, fake_openai, write_article):
     fake_openai.embed_as("como pagar com boleto", PAYMENT)
+    fake_openai.embed_as("Formas de pagamento\n\nAceitamos pix e cartão de crédito.", NEAR_PAYMENT)
     write_article("Formas de pagamento", "Aceitamos pix e cartão de crédito.")
     write_article("Boleto bancário", "O boleto vence em 3 dias.")
     with tenant_context(tenant):
@@ -129,9 +132,14 @@ def test_search_falls_back_to_full_text_when_embedding_fails(tenant, ai_with_emb
 
     fake_openai.fail(EMBEDDINGS, status=400)
     assert _search(tenant, "como pagar com boleto") == text_only  # provider down
-    tenant.max_ai_requests_per_month = AIUsage.all_tenants.filter(tenant=tenant).count()
+    tenant.max_ai_requests_per_month = 1  # the chunks' embedding used it (failed calls do not count)
     tenant.save()
     assert _search(tenant, "como pagar com boleto") == text_only  # monthly cap reached
+    assert len(fake_openai.embedding_requests()) == 2  # refused before any request
+    tenant.max_ai_requests_per_month = 100
+    tenant.save()
+    # The control: with the provider answering, the meaning adds the payment article.
+    assert _search(tenant, "como pagar com boleto") == ["Boleto bancário", "Formas de pagamento"]
     type(ai_with_embeddings).all_tenants.filter(pk=ai_with_embeddings.pk).update(enabled=False)
     requests_before = len(fake_openai.embedding_requests())
     assert _search(tenant, "como pagar com boleto") == text_only  # AI switched off: not even tried

@@ -41,7 +41,7 @@ MERGES_PER_RUN = 3
 DRAFTS_PER_RUN = 5
 DRAFT_TICKETS_WINDOW_DAYS = 7
 DRAFT_TICKETS_EXAMINED = 50
-ARTICLE_CHARS = 6000  # of each article's body sent to the model
+ARTICLE_CHARS = 6000  # longer articles are not rewritten (nor merged above twice this together)
 # Metered as "compose / rewrite": optimize writes articles the way compose rewrites messages.
 FEATURE = Feature.COMPOSE
 
@@ -103,9 +103,11 @@ def knowledge_optimize(
 
 def _propose_rewrites(*, tenant, actor, article_ids) -> list[ArticleProposal]:
     proposals = []
-    for article in selectors.rewrite_candidates(tenant=tenant, limit=REWRITES_PER_RUN, article_ids=article_ids):
-        messages = prompts.article_rewrite(title=article.title, body=article.body[:ARTICLE_CHARS],
-                                           language=article.language)  # fmt: skip
+    candidates = selectors.rewrite_candidates(
+        tenant=tenant, limit=REWRITES_PER_RUN, max_body_chars=ARTICLE_CHARS, article_ids=article_ids
+    )
+    for article in candidates:
+        messages = prompts.article_rewrite(title=article.title, body=article.body, language=article.language)
         answer, model = _ask(tenant=tenant, actor=actor, messages=messages)
         fields = _article_fields(answer)
         if fields is None or answer.get("unchanged") or (fields[0], fields[1]) == (article.title, article.body):
@@ -126,9 +128,10 @@ def _propose_merges(*, tenant, actor) -> list[ArticleProposal]:
     for kept_id, duplicate_id in selectors.duplicate_candidates(tenant=tenant, limit=MERGES_PER_RUN):
         kept = Article.objects.get(pk=kept_id)
         duplicate = Article.objects.get(pk=duplicate_id)
+        if len(kept.body) + len(duplicate.body) > 2 * ARTICLE_CHARS:
+            continue  # a merge of cut texts would lose the rest
         messages = prompts.articles_merge(
-            articles=[(kept.title, kept.body[:ARTICLE_CHARS]), (duplicate.title, duplicate.body[:ARTICLE_CHARS])],
-            language=kept.language,
+            articles=[(kept.title, kept.body), (duplicate.title, duplicate.body)], language=kept.language
         )
         answer, model = _ask(tenant=tenant, actor=actor, messages=messages)
         fields = _article_fields(answer)

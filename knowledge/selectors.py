@@ -24,10 +24,12 @@ import logging
 import re
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import BooleanField, Exists, F, FloatField, Func, Max, OuterRef, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
+from django.db.models.functions import Length
 from django.utils.html import escape
 
 from knowledge import text
@@ -49,7 +51,9 @@ TITLE_SIMILARITY_WEIGHT = 0.5
 RRF_K = 60
 SEMANTIC_POOL_FACTOR = 4  # each ranking contributes up to limit × this many articles
 SEMANTIC_MIN_POOL = 20
-MIN_SEMANTIC_SIMILARITY = 0.3  # below this, an article is not "similar" at all (no semantic vote)
+# Below this cosine an article gets no semantic vote. 0.3 suits OpenAI's text-embedding-3 models
+# (unrelated texts ~0.1–0.25); other models may need KNOWLEDGE_MIN_SEMANTIC_SIMILARITY in settings.
+MIN_SEMANTIC_SIMILARITY = getattr(settings, "KNOWLEDGE_MIN_SEMANTIC_SIMILARITY", 0.3)
 QUERY_EMBEDDING_CACHE_SECONDS = 3600
 HEADLINE_CHARS = 240  # excerpt of an article found by similarity only (no words to highlight)
 # ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
@@ -139,9 +143,12 @@ def article_latest_version(*, article: Article) -> int:
     return ArticleVersion.objects.filter(article=article).aggregate(last=Max("number"))["last"] or 0
 
 
-def rewrite_candidates(*, tenant: Tenant, limit: int, article_ids: list[int] | None = None) -> list[Article]:
+def rewrite_candidates(
+    *, tenant: Tenant, limit: int, max_body_chars: int, article_ids: list[int] | None = None
+) -> list[Article]:
     """Published articles to propose a clearer text for: the most used first, skipping those with
-    a rewrite proposed (or reviewed) since their last change."""
+    a rewrite proposed (or reviewed) since their last change, and those longer than the model is
+    shown (a rewrite of a cut text would lose the rest)."""
     proposed_since_change = ArticleProposal.objects.filter(
         article=OuterRef("pk"), kind=ArticleProposal.Kind.REWRITE, created_at__gte=OuterRef("updated_at")
     )
@@ -149,6 +156,8 @@ def rewrite_candidates(*, tenant: Tenant, limit: int, article_ids: list[int] | N
         article_list(tenant=tenant, published_only=True)
         .exclude(Exists(proposed_since_change))
         .exclude(proposals__kind=ArticleProposal.Kind.REWRITE, proposals__status=ArticleProposal.Status.PENDING)
+        .annotate(body_chars=Length("body"))
+        .filter(body_chars__lte=max_body_chars)
     )
     if article_ids is not None:
         articles = articles.filter(pk__in=article_ids)

@@ -274,8 +274,12 @@ def article_chunks_embed(*, tenant: Tenant, article_ids: list[int] | None = None
                 break
             if len(vectors) != len(chunks):
                 break  # a blank chunk slipped through: the provider skipped it; never loop on it
-            for chunk, vector in zip(chunks, vectors, strict=True):
-                article_chunk_set_embedding(chunk=chunk, embedding=vector, model=model)
+            try:
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    article_chunk_set_embedding(chunk=chunk, embedding=vector, model=model)
+            except InvalidEmbedding:
+                logger.warning("knowledge embeddings: tenant=%s got an empty vector from %s", tenant.pk, model)
+                break
             done += len(chunks)
     return done
 

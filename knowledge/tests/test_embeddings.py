@@ -150,3 +150,16 @@ def test_no_embedding_call_while_no_chunk_is_embedded(tenant, ai_with_embeddings
     write_article("Boleto bancário", "O boleto vence em 3 dias.")
     assert _search(tenant, "boleto") == ["Boleto bancário"]
     assert fake_openai.embedding_requests() == []
+
+
+def test_many_changes_queue_one_embedding_run(tenant, ai_with_embeddings, fake_openai, write_article):
+    from config.redis import get_redis
+    from knowledge.tasks import EMBED_PENDING_KEY, chunks_embed_soon
+
+    write_article("Entrega", "Entregamos em 5 dias.")
+    get_redis().set(EMBED_PENDING_KEY.format(tenant_id=tenant.pk), 1)  # a run is already queued
+    assert chunks_embed_soon(tenant_id=tenant.pk) is False
+    assert fake_openai.embedding_requests() == []
+    get_redis().delete(EMBED_PENDING_KEY.format(tenant_id=tenant.pk))  # the queued run started
+    assert chunks_embed_soon(tenant_id=tenant.pk) is True
+    assert len(fake_openai.embedding_requests()) == 1

@@ -181,3 +181,26 @@ def test_optimize_respects_the_monthly_cap(tenant, ai_with_embeddings, fake_open
     tenant.save()
     assert _run(tenant, ["rewrite"]) == []
     assert fake_openai.chat_requests() == []
+
+
+def test_duplicates_found_by_embeddings_despite_different_titles(tenant, ai_with_embeddings, fake_openai,
+                                                                  write_article):  # fmt: skip
+    same = [0.5, -0.5, 0.5, -0.5, 0.5, -0.5, 0.5, -0.5]
+    fake_openai.embed_as("Como devolver\n\nDevoluções em até 7 dias pelo site.", same)
+    fake_openai.embed_as("Arrependimento da compra\n\nVocê pode desistir em 7 dias, pelo site.", same)
+    first = write_article("Como devolver", "Devoluções em até 7 dias pelo site.")
+    second = write_article("Arrependimento da compra", "Você pode desistir em 7 dias, pelo site.")
+    write_article("Formas de pagamento", "Pix e cartão.")
+    with tenant_context(tenant):
+        services.article_chunks_embed(tenant=tenant)
+    fake_openai.reply({"duplicate": True, "title": "Devolução e arrependimento", "body": "Em até 7 dias.",
+                       "reason": "Mesmo assunto."})  # fmt: skip
+    [proposal] = _run(tenant, ["merge"])
+    duplicates = list(proposal.source_articles.through.objects.values_list("article_id", flat=True))
+    assert {proposal.article_id, *duplicates} == {first.pk, second.pk}
+
+
+def test_long_articles_are_not_rewritten_from_a_cut_text(tenant, ai_with_embeddings, fake_openai, write_article):
+    write_article("Manual completo", "Parágrafo longo. " * (optimize.ARTICLE_CHARS // 10))
+    assert _run(tenant, ["rewrite"]) == []
+    assert fake_openai.chat_requests() == []

@@ -163,3 +163,10 @@ def test_many_changes_queue_one_embedding_run(tenant, ai_with_embeddings, fake_o
     get_redis().delete(EMBED_PENDING_KEY.format(tenant_id=tenant.pk))  # the queued run started
     assert chunks_embed_soon(tenant_id=tenant.pk) is True
     assert len(fake_openai.embedding_requests()) == 1
+
+
+def test_the_backfill_is_scheduled_by_the_migration(db):
+    from django_celery_beat.models import PeriodicTask
+
+    schedule = PeriodicTask.objects.get(task="knowledge.embed_missing_chunks")
+    assert schedule.enabled and (schedule.interval.every, schedule.interval.period) == (15, "minutes")

@@ -58,6 +58,15 @@ SEARCH_VECTOR_SQL = (
 )
 
 
+class BitStringField(models.Field):
+    """PostgreSQL `bit varying`, read and written as a str of 0s and 1s."""
+
+    description = "Bit string"
+
+    def db_type(self, connection):
+        return "bit varying"
+
+
 class Article(TenantOwned):
     """A piece of the company's knowledge, in Markdown. Agents and AI agents see published articles
     only; every change of title or body is kept as an ArticleVersion (by knowledge.services)."""
@@ -155,6 +164,9 @@ class ArticleChunk(TenantOwned):
     text = models.TextField(_("text"))
     embedding = ArrayField(models.FloatField(), verbose_name=_("embedding"), null=True, blank=True)
     embedding_model = models.CharField(_("embedding model"), max_length=120, blank=True)
+    # The embedding's signs, one bit a dimension: search ranks every chunk by Hamming distance
+    # (bit_count of a XOR, fast in C) and computes the exact cosine of the nearest only.
+    embedding_signs = BitStringField(_("embedding signs"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("article chunk")

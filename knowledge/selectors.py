@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, Exists, F, FloatField, Func, Max, OuterRef, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
@@ -57,6 +57,8 @@ SEMANTIC_MIN_POOL = 20
 # (unrelated texts ~0.1–0.25); other models may need KNOWLEDGE_MIN_SEMANTIC_SIMILARITY in settings.
 MIN_SEMANTIC_SIMILARITY = getattr(settings, "KNOWLEDGE_MIN_SEMANTIC_SIMILARITY", 0.3)
 QUERY_EMBEDDING_CACHE_SECONDS = 3600
+RESCORED_CHUNKS = 100  # chunks nearest by sign bits that get the exact cosine (~0.6 ms each)
+SEMANTIC_TIMEOUT_MS = getattr(settings, "KNOWLEDGE_SEMANTIC_TIMEOUT_MS", 400)
 HEADLINE_CHARS = 240  # excerpt of an article found by similarity only (no words to highlight)
 # ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
 # first and the markers turned into <mark> after.
@@ -103,7 +105,7 @@ def article_chunks_without_embedding(
     chunks = (
         ArticleChunk.objects.filter(tenant=tenant, article__status=Article.Status.PUBLISHED)
         .exclude(text="")
-        .exclude(embedding__isnull=False, embedding_model=model)
+        .exclude(embedding__isnull=False, embedding_signs__isnull=False, embedding_model=model)
     )
     if article_ids is not None:
         chunks = chunks.filter(article_id__in=article_ids)
@@ -424,6 +426,8 @@ def knowledge_search(
     similar = _similar_articles(
         tenant=tenant, articles=articles, vector=query_vector, model=readings.embeddings_model, limit=pool
     )
+    if similar is None:
+        return text_hits[:limit]
     return _fused(tenant=tenant, text_hits=text_hits, similar=similar, limit=limit)
 
 
@@ -517,29 +521,49 @@ def _query_embedding(*, tenant: Tenant, query: str, model: str) -> list[float] |
 
 def _similar_articles(*, tenant: Tenant, articles: QuerySet, vector: list[float], model: str, limit: int):
     """[(article id, cosine similarity of its best chunk)], most similar first, among `articles`
-    (the search's filters). Chunk vectors are float arrays compared in SQL: fine for thousands of
-    chunks; pgvector would index them (docs/KNOWLEDGE.md)."""
+    (the search's filters), or None when it takes longer than SEMANTIC_TIMEOUT_MS.
+
+    Without pgvector the vectors are float arrays, and an exact cosine in SQL costs ~0.6 ms a chunk
+    at 1,536 dimensions. So: every chunk is ranked by the Hamming distance of its sign bits to the
+    query's (bit_count of a XOR, microseconds), and only the RESCORED_CHUNKS nearest get the exact
+    cosine. A tenant with fewer chunks than that gets exact results."""
     allowed_sql, allowed_params = articles.values("pk").query.sql_with_params()
     table = ArticleChunk._meta.db_table
     sql = f"""
+        WITH near AS (
+            SELECT chunk.article_id, chunk.embedding FROM {table} AS chunk
+            WHERE chunk.tenant_id = %s AND chunk.embedding_model = %s AND chunk.embedding_signs IS NOT NULL
+              AND length(chunk.embedding_signs) = %s AND chunk.article_id IN ({allowed_sql})
+            ORDER BY bit_count(chunk.embedding_signs # %s::varbit), chunk.id
+            LIMIT %s
+        )
         SELECT article_id, MAX(similarity) AS similarity FROM (
-            SELECT chunk.article_id, (
+            SELECT near.article_id, (
                 SELECT SUM(a * b) / NULLIF(SQRT(SUM(a * a)) * SQRT(SUM(b * b)), 0)
-                FROM unnest(chunk.embedding, %s::float8[]) AS pair(a, b)
+                FROM unnest(near.embedding, %s::float8[]) AS pair(a, b)
             ) AS similarity
-            FROM {table} AS chunk
-            WHERE chunk.tenant_id = %s AND chunk.embedding_model = %s AND chunk.embedding IS NOT NULL
-              AND cardinality(chunk.embedding) = %s AND chunk.article_id IN ({allowed_sql})
+            FROM near
         ) AS scored
         WHERE similarity >= %s
         GROUP BY article_id
         ORDER BY similarity DESC, article_id
         LIMIT %s
     """
-    params = [vector, tenant.pk, model, len(vector), *allowed_params, MIN_SEMANTIC_SIMILARITY, limit]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return [(article_id, float(similarity)) for article_id, similarity in cursor.fetchall()]
+    params = [tenant.pk, model, len(vector), *allowed_params, text.vector_signs(vector), RESCORED_CHUNKS, vector,
+              MIN_SEMANTIC_SIMILARITY, limit]  # fmt: skip
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A local setting would outlive the savepoint inside a caller's transaction: restore it.
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            [previous] = cursor.fetchone()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{SEMANTIC_TIMEOUT_MS}ms"])
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    except OperationalError as exc:  # QueryCanceled: too slow this time, full text alone
+        logger.warning("knowledge search: similarity query gave up (%s)", type(exc).__name__)
+        return None
+    return [(article_id, float(similarity)) for article_id, similarity in rows]
 
 
 def _fused(*, tenant: Tenant, text_hits: list[SearchHit], similar: list[tuple[int, float]], limit: int):

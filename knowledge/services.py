@@ -233,7 +233,10 @@ def article_chunk_set_embedding(*, chunk: ArticleChunk, embedding: Sequence[floa
         raise InvalidEmbedding()
     chunk.embedding = [float(value) for value in embedding]
     chunk.embedding_model = model
-    ArticleChunk.objects.filter(pk=chunk.pk, text=chunk.text).update(embedding=chunk.embedding, embedding_model=model)
+    chunk.embedding_signs = text.vector_signs(chunk.embedding)
+    ArticleChunk.objects.filter(pk=chunk.pk, text=chunk.text).update(
+        embedding=chunk.embedding, embedding_model=model, embedding_signs=chunk.embedding_signs
+    )
     return chunk
 
 

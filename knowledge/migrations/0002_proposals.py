@@ -6,6 +6,8 @@ import django.db.models.functions.text
 from django.conf import settings
 from django.db import migrations, models
 
+import knowledge.models
+
 EMBED_NAME = "Embed knowledge chunks"
 EMBED_TASK = "knowledge.embed_missing_chunks"
 
@@ -97,6 +99,11 @@ class Migration(migrations.Migration):
         migrations.AddConstraint(
             model_name='articleproposal',
             constraint=models.UniqueConstraint(condition=models.Q(('kind', 'rewrite'), ('status', 'pending')), fields=('article',), name='knowledge_proposal_one_pending_rewrite'),
+        ),
+        migrations.AddField(
+            model_name='articlechunk',
+            name='embedding_signs',
+            field=knowledge.models.BitStringField(blank=True, editable=False, null=True, verbose_name='embedding signs'),
         ),
         migrations.AddIndex(
             model_name='articlechunk',

@@ -170,3 +170,37 @@ def test_the_backfill_is_scheduled_by_the_migration(db):
 
     schedule = PeriodicTask.objects.get(task="knowledge.embed_missing_chunks")
     assert schedule.enabled and (schedule.interval.every, schedule.interval.period) == (15, "minutes")
+
+
+def test_sign_bits_are_stored_with_the_vector(tenant, ai_with_embeddings, fake_openai, write_article):
+    fake_openai.embed_as("Pagamento\n\nPix.", PAYMENT)
+    write_article("Pagamento", "Pix.")
+    with tenant_context(tenant):
+        services.article_chunks_embed(tenant=tenant)
+    assert ArticleChunk.all_tenants.get(tenant=tenant).embedding_signs == "10101010"
+
+
+def test_a_slow_similarity_query_gives_up_and_search_stays_full_text(
+    tenant, ai_with_embeddings, fake_openai, write_article, monkeypatch
+):
+    from django.db import connection
+
+    from knowledge.tests.factories import ArticleChunkFactory
+
+    fake_openai.embed_as("como pagar com boleto", [0.5] * 1536)
+    write_article("Boleto bancário", "O boleto vence em 3 dias.")
+    payment = write_article("Formas de pagamento", "Aceitamos pix.")
+    wide = [0.5] * 1536
+    ArticleChunk.all_tenants.filter(tenant=tenant).delete()
+    for ordinal in range(300):  # ~0.2 s of exact cosines: far over the 1 ms allowed below
+        ArticleChunkFactory(tenant=tenant, article=payment, ordinal=ordinal, text=f"Trecho {ordinal}", embedding=wide,
+                            embedding_model="fake-embed", embedding_signs="1" * 1536)  # fmt: skip
+    assert _search(tenant, "como pagar com boleto") == ["Boleto bancário", "Formas de pagamento"]  # the control
+    monkeypatch.setattr(selectors, "SEMANTIC_TIMEOUT_MS", 1)
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        [before] = cursor.fetchone()
+    assert _search(tenant, "como pagar com boleto") == ["Boleto bancário"]
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW statement_timeout")
+        assert cursor.fetchone() == (before,)

@@ -132,3 +132,59 @@ def bot_reply(
         },
         {"role": "user", "content": f"Conversation:\n{conversation}"},
     ]
+
+
+# --- Knowledge base "optimize" (knowledge.optimize) ----------------------------------------------
+
+_ARTICLE_JSON = '{"title": "<title>", "body": "<Markdown body>", "reason": "<one sentence: what changed and why>"}'
+
+
+def article_rewrite(*, title: str, body: str, language: str) -> list[dict]:
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You edit a company's customer-service knowledge base. Rewrite the article below so that "
+                "customers and agents understand it faster: a clear title, short paragraphs, lists for steps, "
+                "plain words. Keep every fact, number, condition and link exactly; add no fact. Write in "
+                f"{language_name(language)}, in Markdown. Answer only with a JSON object {_ARTICLE_JSON}, "
+                'or {"unchanged": true} when the article is already clear.'
+            ),
+        },
+        {"role": "user", "content": f"Title: {title}\n\n{body}"},
+    ]
+
+
+def articles_merge(*, articles: list[tuple[str, str]], language: str) -> list[dict]:
+    listed = "\n\n".join(f"[Article {index}] {title}\n{body}" for index, (title, body) in enumerate(articles, 1))
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You edit a company's customer-service knowledge base. Decide whether the articles below answer "
+                "the same question. If they do, merge them into one article that keeps every fact of each (when "
+                "they contradict, keep both statements and say so in the reason). Write in "
+                f"{language_name(language)}, in Markdown. Answer only with a JSON object "
+                '{"duplicate": true, "title": "<title>", "body": "<Markdown body>", "reason": "<one sentence>"}, '
+                'or {"duplicate": false} when they are different topics.'
+            ),
+        },
+        {"role": "user", "content": listed},
+    ]
+
+
+def article_from_conversation(*, conversation: str, language: str) -> list[dict]:
+    return [
+        {
+            "role": "system",
+            "content": (
+                "You write a company's customer-service knowledge base. The conversation below was resolved by "
+                "an agent, and the knowledge base had no article answering the customer's question. Write a "
+                "short article answering that question for future customers, using ONLY what the agent said "
+                "(no names, phone numbers, order numbers or other personal data; no fact the agent did not "
+                f"state). Write in {language_name(language)}, in Markdown. Answer only with a JSON object "
+                f'{_ARTICLE_JSON}, or {{"useful": false}} when the conversation holds no reusable answer.'
+            ),
+        },
+        {"role": "user", "content": f"Conversation:\n{conversation}"},
+    ]

@@ -257,6 +257,7 @@ SPECTACULAR_SETTINGS = {
         "ArticleStatusEnum": "knowledge.models.Article.Status",
         "ArticleLanguageEnum": "knowledge.models.Language",
         "FlowRunStatusEnum": "flows.models.FlowRun.Status",
+        "ArticleProposalKindEnum": "knowledge.models.ArticleProposal.Kind",
     },
 }
 

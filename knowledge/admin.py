@@ -1,14 +1,18 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
+from ai import selectors as ai_selectors
 from config.errors import ProsaError
-from knowledge import services
-from knowledge.models import Article, ArticleVersion, Language
+from knowledge import optimize, selectors, services
+from knowledge.models import Article, ArticleProposal, ArticleVersion, Language
+from knowledge.tasks import knowledge_optimize_task
 from tenants.admin import ObjectTenantAdmin, ReadOnlyInline, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
 
@@ -16,12 +20,19 @@ EDITABLE_FIELDS = ["title", "body", "tags", "category", "language", "status"]
 
 
 class ArticleVersionInline(ReadOnlyInline):
-    """The article's history, newest first (read-only; restore from the API or copy the text)."""
+    """The article's history, newest first (read-only; an earlier version can be restored)."""
 
     model = ArticleVersion
-    fields = ["number", "title", "restored_from", "created_by", "created_at"]
+    fields = ["number", "title", "restored_from", "created_by", "created_at", "restore"]
     readonly_fields = fields
     ordering = ["-number"]
+
+    @admin.display(description=_("Restore"))
+    def restore(self, version):
+        if version.pk is None:
+            return ""
+        url = reverse("admin:knowledge_article_version_restore", args=[version.article_id, version.pk])
+        return format_html('<a href="{}">{}</a>', url, _("Restore this version"))
 
 
 class MultipleFileInput(forms.ClearableFileInput):
@@ -65,8 +76,48 @@ class ArticleAdmin(ObjectTenantAdmin):
         return super().get_queryset(request).defer("search_vector")
 
     def get_urls(self):
-        own = [path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_article_import")]
+        own = [
+            path("import/", self.admin_site.admin_view(self.import_view), name="knowledge_article_import"),
+            path(
+                "<int:article_id>/versions/<int:version_id>/restore/",
+                self.admin_site.admin_view(self.version_restore_view),
+                name="knowledge_article_version_restore",
+            ),
+        ]
         return own + super().get_urls()
+
+    def version_restore_view(self, request, article_id, version_id):
+        """Asks, then puts an earlier version's title and body back as a new version (the
+        history keeps every version)."""
+        if not self.has_change_permission(request):
+            raise PermissionDenied
+        article = self.get_queryset(request).filter(pk=article_id).select_related("tenant").first()
+        if article is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, str(article_id))
+        with tenant_context(article.tenant):
+            version = selectors.article_version_list(article=article).filter(pk=version_id).first()
+            if version is None:
+                return self._get_obj_does_not_exist_redirect(request, ArticleVersion._meta, str(version_id))
+            change_url = reverse("admin:knowledge_article_change", args=[article.pk])
+            if request.method == "POST":
+                services.article_version_restore(version=version, actor=request.user)
+                self.message_user(
+                    request,
+                    _("Version %(number)d restored as a new version.") % {"number": version.number},
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(change_url)
+            context = {
+                **self.admin_site.each_context(request),
+                "title": _("Restore version %(number)d?") % {"number": version.number},
+                "opts": self.opts,
+                "article": article,
+                "version": version,
+                "change_url": change_url,
+            }
+            response = TemplateResponse(request, "admin/knowledge/article/restore_version.html", context)
+            response.render()
+            return response
 
     def save_model(self, request, obj, form, change):
         """Through the services, like the API: a change of title or body keeps a version."""
@@ -133,3 +184,93 @@ class ArticleAdmin(ObjectTenantAdmin):
             "form": form,
         }
         return TemplateResponse(request, "admin/knowledge/article/import.html", context)
+
+
+@admin.register(ArticleProposal)
+class ArticleProposalAdmin(ObjectTenantAdmin):
+    """The review queue of the AI's "optimize": nothing is applied until a reviewer accepts. A
+    pending proposal's title and body can be corrected before accepting it."""
+
+    list_display = ["title", "kind", "status", "article", "created_at", "reviewed_by", "reviewed_at"]
+    list_filter = ["status", "kind"]
+    search_fields = ["title", "body"]
+    fields = [
+        "kind", "status", "title", "body", "reason", "article", "base_version", "source_articles",
+        "source_tickets", "language", "model", "result_article", "reviewed_by", "reviewed_at", "review_note",
+        "created_at",
+    ]  # fmt: skip
+    actions = ["accept", "accept_and_publish", "reject"]
+    change_list_template = "admin/knowledge/articleproposal/change_list.html"
+
+    def get_readonly_fields(self, request, obj=None):
+        editable = {"title", "body"} if obj is not None and obj.status == ArticleProposal.Status.PENDING else set()
+        return [name for name in self.fields if name not in editable]
+
+    def has_add_permission(self, request):
+        return False  # the AI proposes; people review
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "can_optimize": self._can_manage(request)}
+        return super().changelist_view(request, extra_context)
+
+    def get_urls(self):
+        own = [
+            path(
+                "optimize/",
+                self.admin_site.admin_view(self.optimize_view),
+                name="knowledge_articleproposal_optimize",
+            )
+        ]
+        return own + super().get_urls()
+
+    def optimize_view(self, request):
+        """Queues an optimize run for the current tenant (POST from the list's button)."""
+        tenant = get_current_tenant()
+        if request.method != "POST" or tenant is None or not self.has_change_permission(request):
+            raise PermissionDenied
+        try:
+            ai_selectors.ai_settings_require()
+        except ProsaError as exc:
+            self.message_user(request, str(exc.detail), messages.ERROR)
+        else:
+            tenant_id, actor_id = tenant.pk, request.user.pk
+            transaction.on_commit(lambda: knowledge_optimize_task.delay(tenant_id=tenant_id, actor_id=actor_id))
+            self.message_user(
+                request, _("The AI is reviewing the knowledge base; its proposals will appear here."), messages.INFO
+            )
+        return HttpResponseRedirect(reverse("admin:knowledge_articleproposal_changelist"))
+
+    def _review(self, request, queryset, review) -> None:
+        done, refused = 0, []
+        for proposal in queryset.select_related("tenant"):
+            with tenant_context(proposal.tenant if is_platform_view(request) else get_current_tenant()):
+                try:
+                    review(proposal)
+                except ProsaError as exc:
+                    refused.append(f"{proposal.title}: {exc.detail}")
+                else:
+                    done += 1
+        self.message_user(request, _("%(count)d proposals reviewed.") % {"count": done}, messages.SUCCESS)
+        for message in refused:
+            self.message_user(request, message, messages.WARNING)
+
+    @admin.action(description=_("Accept the selected proposals (articles stay as they are published or not)"),
+                  permissions=["manage"])  # fmt: skip
+    def accept(self, request, queryset):
+        self._review(
+            request, queryset, lambda proposal: optimize.proposal_accept(proposal=proposal, actor=request.user)
+        )
+
+    @admin.action(description=_("Accept the selected proposals and publish the articles"), permissions=["manage"])
+    def accept_and_publish(self, request, queryset):
+        self._review(
+            request,
+            queryset,
+            lambda proposal: optimize.proposal_accept(proposal=proposal, actor=request.user, publish=True),
+        )
+
+    @admin.action(description=_("Reject the selected proposals"), permissions=["manage"])
+    def reject(self, request, queryset):
+        self._review(
+            request, queryset, lambda proposal: optimize.proposal_reject(proposal=proposal, actor=request.user)
+        )

@@ -2,7 +2,7 @@
 
 from django.utils.translation import gettext_lazy as _
 
-from config.errors import ValidationFailed
+from config.errors import Conflict, ValidationFailed
 
 
 class InvalidArticle(ValidationFailed):
@@ -20,3 +20,15 @@ class InvalidImportFile(ValidationFailed):
 class InvalidEmbedding(ValidationFailed):
     code = "invalid_embedding"
     default_detail = _("An embedding is a non-empty list of numbers.")
+
+
+class ProposalNotPending(Conflict):
+    code = "proposal_not_pending"
+    default_detail = _("This proposal was already reviewed.")
+
+
+class ProposalStale(Conflict):
+    """The article changed after the AI wrote the proposal: accepting it would undo that change."""
+
+    code = "proposal_stale"
+    default_detail = _("The article changed after this proposal was made. Reject it and run optimize again.")

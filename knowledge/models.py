@@ -9,7 +9,7 @@ language (`prosa_portuguese`, `prosa_english`, `prosa_spanish`, created by migra
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import Func, TextField, Value
@@ -56,6 +56,15 @@ SEARCH_VECTOR_SQL = (
     f"setweight(to_tsvector({_config_case()}, COALESCE(category, '')), 'B') || "
     f"setweight(to_tsvector({_config_case()}, COALESCE(body, '')), 'C')"
 )
+
+
+class BitStringField(models.Field):
+    """PostgreSQL `bit varying`, read and written as a str of 0s and 1s."""
+
+    description = "Bit string"
+
+    def db_type(self, connection):
+        return "bit varying"
 
 
 class Article(TenantOwned):
@@ -107,6 +116,8 @@ class Article(TenantOwned):
             models.Index(fields=["tenant", "language"], name="knowledge_article_language"),
             GinIndex(fields=["search_vector"], name="knowledge_article_search"),
             GinIndex(fields=["tags"], name="knowledge_article_tags"),
+            # Duplicate titles (the optimizer's merge candidates) by trigram similarity.
+            GinIndex(OpClass(Lower("title"), name="gin_trgm_ops"), name="knowledge_article_title_trgm"),
         ]
 
     def __str__(self) -> str:
@@ -153,6 +164,9 @@ class ArticleChunk(TenantOwned):
     text = models.TextField(_("text"))
     embedding = ArrayField(models.FloatField(), verbose_name=_("embedding"), null=True, blank=True)
     embedding_model = models.CharField(_("embedding model"), max_length=120, blank=True)
+    # The embedding's signs, one bit a dimension: search ranks every chunk by Hamming distance
+    # (bit_count of a XOR, fast in C) and computes the exact cosine of the nearest only.
+    embedding_signs = BitStringField(_("embedding signs"), null=True, blank=True, editable=False)
 
     class Meta:
         verbose_name = _("article chunk")
@@ -161,6 +175,8 @@ class ArticleChunk(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["article", "ordinal"], name="knowledge_chunk_unique_ordinal"),
         ]
+        # Which chunks are embedded by the tenant's model (search asks on every query).
+        indexes = [models.Index(fields=["tenant", "embedding_model"], name="knowledge_chunk_embedding")]
 
     def __str__(self) -> str:
         return f"{self.article_id}#{self.ordinal}"
@@ -181,3 +197,67 @@ class Term(TenantOwned):
 
     def __str__(self) -> str:
         return self.word
+
+
+class ArticleProposal(TenantOwned):
+    """A change the AI suggests to the knowledge base ("optimize"), waiting for a person: nothing
+    here reaches agents or customers until a reviewer accepts it (knowledge.optimize)."""
+
+    class Kind(models.TextChoices):
+        REWRITE = "rewrite", _("Clearer rewrite")
+        MERGE = "merge", _("Merge of duplicates")
+        DRAFT = "draft", _("New article from tickets")
+
+    class Status(models.TextChoices):
+        PENDING = "pending", _("Waiting for review")
+        ACCEPTED = "accepted", _("Accepted")
+        REJECTED = "rejected", _("Rejected")
+
+    kind = models.CharField(_("kind"), max_length=16, choices=Kind.choices)
+    status = models.CharField(_("status"), max_length=16, choices=Status.choices, default=Status.PENDING)
+    title = models.CharField(_("proposed title"), max_length=200)
+    body = models.TextField(_("proposed body (Markdown)"), blank=True)
+    reason = models.TextField(_("why"), blank=True)
+    # A rewrite: the article rewritten; a merge: the article that stays (the others are unpublished).
+    article = models.ForeignKey(
+        Article, on_delete=models.CASCADE, null=True, blank=True, related_name="proposals",
+        verbose_name=_("article"),
+    )  # fmt: skip
+    # The version the proposal was written from: accepting it after the article changed is refused.
+    base_version = models.PositiveIntegerField(_("based on version"), null=True, blank=True)
+    source_articles = models.ManyToManyField(
+        Article, blank=True, related_name="merge_proposals", verbose_name=_("duplicates")
+    )
+    source_tickets = models.ManyToManyField(
+        "tickets.Ticket", blank=True, related_name="knowledge_proposals", verbose_name=_("source tickets")
+    )
+    language = models.CharField(_("language"), max_length=8, choices=Language.choices, default=Language.PT_BR)
+    model = models.CharField(_("AI model"), max_length=120, blank=True)
+    result_article = models.ForeignKey(
+        Article, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("resulting article"),
+    )  # fmt: skip
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("reviewed by"),
+    )  # fmt: skip
+    reviewed_at = models.DateTimeField(_("reviewed at"), null=True, blank=True)
+    review_note = models.TextField(_("review note"), blank=True)
+    created_at = models.DateTimeField(_("proposed at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("article proposal")
+        verbose_name_plural = _("article proposals")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["tenant", "status", "kind"], name="knowledge_proposal_status")]
+        constraints = [
+            # One rewrite waits per article at a time (the optimizer skips articles that have one).
+            models.UniqueConstraint(
+                fields=["article"],
+                condition=models.Q(kind="rewrite", status="pending"),
+                name="knowledge_proposal_one_pending_rewrite",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.title}"

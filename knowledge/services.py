@@ -23,9 +23,11 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from accounts.models import User
-from knowledge import text
+from config.errors import ProsaError
+from knowledge import selectors, text
 from knowledge.exceptions import InvalidArticle, InvalidEmbedding, InvalidImportFile
 from knowledge.models import Article, ArticleChunk, ArticleVersion, Language, Term
+from tenants.context import tenant_context
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -115,6 +117,7 @@ def article_create(
         article.save()
         _version_add(article=article, actor=actor, number=1)
         _text_changed(article)
+        _embed_on_commit(article)
     return _refreshed(article)
 
 
@@ -148,6 +151,8 @@ def article_update(
             _version_add(article=locked, actor=actor, number=number, restored_from=restored_from)
         if text_changed or "category" in changes:
             _text_changed(locked)
+        if text_changed or "category" in changes or "status" in changes:
+            _embed_on_commit(locked)
     return _refreshed(locked)
 
 
@@ -222,12 +227,76 @@ def terms_add(*, tenant: Tenant, texts: Sequence[str]) -> None:
 
 
 def article_chunk_set_embedding(*, chunk: ArticleChunk, embedding: Sequence[float], model: str) -> ArticleChunk:
+    """Stores a chunk's vector. A chunk rebuilt meanwhile (its article changed while the provider
+    answered) is left alone: the vector was of the old text."""
     if not embedding or not all(isinstance(value, int | float) and not isinstance(value, bool) for value in embedding):
         raise InvalidEmbedding()
     chunk.embedding = [float(value) for value in embedding]
     chunk.embedding_model = model
-    chunk.save(update_fields=["embedding", "embedding_model"])
+    chunk.embedding_signs = text.vector_signs(chunk.embedding)
+    ArticleChunk.objects.filter(pk=chunk.pk, text=chunk.text).update(
+        embedding=chunk.embedding, embedding_model=model, embedding_signs=chunk.embedding_signs
+    )
     return chunk
+
+
+def chunk_embedding_text(chunk: ArticleChunk) -> str:
+    """What is embedded for a chunk: its article's title, then the passage (a passage alone often
+    lacks the subject the title names)."""
+    return f"{chunk.article.title}\n\n{chunk.text}"
+
+
+EMBED_BATCH = 64  # chunks per provider request
+EMBED_PER_RUN = 2000  # chunks per task run (the next run continues)
+
+
+def article_chunks_embed(*, tenant: Tenant, article_ids: list[int] | None = None, limit: int = EMBED_PER_RUN) -> int:
+    """Embeds the published articles' chunks that lack a vector of the tenant's embeddings model
+    (all of them, or those of `article_ids`), EMBED_BATCH per metered request. Without a model it
+    does nothing; it stops at the first refusal or failure of the provider (cap, rate, outage):
+    the periodic run tries again. Returns how many chunks it embedded."""
+    from ai.services import texts_embed
+
+    model = selectors.embeddings_model(tenant=tenant)
+    if not model:
+        return 0
+    done = 0
+    with tenant_context(tenant):
+        while done < limit:
+            chunks = list(
+                selectors.article_chunks_without_embedding(
+                    tenant=tenant, model=model, limit=min(EMBED_BATCH, limit - done), article_ids=article_ids
+                )
+            )
+            if not chunks:
+                break
+            try:
+                vectors = texts_embed(tenant=tenant, texts=[chunk_embedding_text(chunk) for chunk in chunks])
+            except ProsaError as exc:
+                logger.warning("knowledge embeddings: tenant=%s stopped (%s)", tenant.pk, exc.code)
+                break
+            if len(vectors) != len(chunks):
+                break  # a blank chunk slipped through: the provider skipped it; never loop on it
+            try:
+                for chunk, vector in zip(chunks, vectors, strict=True):
+                    article_chunk_set_embedding(chunk=chunk, embedding=vector, model=model)
+            except InvalidEmbedding:
+                logger.warning("knowledge embeddings: tenant=%s got an empty vector from %s", tenant.pk, model)
+                break
+            done += len(chunks)
+    return done
+
+
+def _embed_on_commit(article: Article) -> None:
+    """After the transaction, when the tenant has an embeddings model: embed the published
+    article's new chunks in the background (search works without them meanwhile). An import of
+    many articles queues one task, not one per article (knowledge.tasks.chunks_embed_soon)."""
+    if article.status != Article.Status.PUBLISHED or not selectors.embeddings_model(tenant=article.tenant):
+        return
+    from knowledge.tasks import chunks_embed_soon
+
+    tenant_id = article.tenant_id
+    transaction.on_commit(lambda: chunks_embed_soon(tenant_id=tenant_id))
 
 
 # --- Import -----------------------------------------------------------------------------------

@@ -72,3 +72,9 @@ def markdown_passages(text: str, target: int = CHUNK_TARGET_CHARS) -> list[str]:
         size += len(block)
     flush()
     return passages
+
+
+def vector_signs(vector) -> str:
+    """One bit a dimension, 1 where the value is positive: the Hamming distance of two such strings
+    approximates the angle of the vectors (search's cheap first pass)."""
+    return "".join("1" if value > 0 else "0" for value in vector)

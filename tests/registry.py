@@ -59,8 +59,14 @@ from crm.tests.factories import (
 )
 from flows.models import Flow, FlowRun, FlowTrace, FlowVersion
 from flows.tests.factories import FlowFactory, FlowRunFactory, FlowTraceFactory, FlowVersionFactory
-from knowledge.models import Article, ArticleChunk, ArticleVersion, Term
-from knowledge.tests.factories import ArticleChunkFactory, ArticleFactory, ArticleVersionFactory, TermFactory
+from knowledge.models import Article, ArticleChunk, ArticleProposal, ArticleVersion, Term
+from knowledge.tests.factories import (
+    ArticleChunkFactory,
+    ArticleFactory,
+    ArticleProposalFactory,
+    ArticleVersionFactory,
+    TermFactory,
+)
 from tenants.models import Tenant, TenantOwned
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, TenantSequence, Ticket, TicketEvent
 from tickets.tests.factories import (
@@ -350,6 +356,21 @@ def _article_chunk(tenant: Tenant) -> ArticleChunk:
 @register(Term)
 def _term(tenant: Tenant) -> Term:
     return TermFactory(tenant=tenant, word=f"term{tenant.slug}")
+
+
+@register(ArticleProposal)
+def _article_proposal(tenant: Tenant) -> ArticleProposal:
+    proposal = ArticleProposalFactory(
+        tenant=tenant,
+        article=_article_in(tenant, "Warranty"),
+        title=f"Clearer warranty of {tenant.slug}",
+        body=f"How {tenant.slug} honours warranties, step by step.",
+        reason=f"Shorter sentences for {tenant.slug}",
+        model=f"model-of-{tenant.slug}",
+    )
+    ticket = _ticket_in(tenant)
+    ArticleProposal.source_tickets.through.objects.create(articleproposal=proposal, ticket=ticket)
+    return proposal
 
 
 # --- ai -------------------------------------------------------------------------------------

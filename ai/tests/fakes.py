@@ -3,7 +3,8 @@ compatible endpoint, Ollama, vLLM all speak this), driven by the real `openai` c
 
 Routes under /v1: chat/completions, embeddings, audio/transcriptions. Each test scripts it:
 `reply(...)` queues the next chat answers (first in, first out; a default answer otherwise),
-`transcript(...)` the next transcriptions, `fail(...)` injects errors (429, 500, slow answers for
+`transcript(...)` the next transcriptions, `embed_as(...)` the vector of a text (others get a
+deterministic hash vector), `fail(...)` injects errors (429, 500, slow answers for
 timeouts) before them. Every request is recorded (`chat_requests()` gives their JSON bodies).
 """
 
@@ -36,6 +37,7 @@ class FakeOpenAI(FakeServer):
         super().__init__()
         self._replies: deque[dict] = deque()
         self._transcripts: deque[str] = deque()
+        self._vectors: dict[str, list[float]] = {}
         self._ids = itertools.count(1)
         self._queue_lock = threading.Lock()
 
@@ -56,6 +58,14 @@ class FakeOpenAI(FakeServer):
     def transcript(self, text: str) -> None:
         with self._queue_lock:
             self._transcripts.append(text)
+
+    def embed_as(self, text: str, vector: list[float]) -> None:
+        """Embeddings of exactly `text` answer `vector` (to script which texts are "similar")."""
+        with self._queue_lock:
+            self._vectors[text] = list(vector)
+
+    def embedding_requests(self) -> list[dict]:
+        return [request.json() for request in self.requests_to("POST", EMBEDDINGS)]
 
     def fail(self, path: str = CHAT, *, status: int = 500, times: int = 1, delay: float = 0.0) -> None:
         """The next `times` requests to `path` fail with `status` (after `delay` seconds). Retryable
@@ -114,9 +124,9 @@ class FakeOpenAI(FakeServer):
         body = request.json()
         inputs = body.get("input")
         inputs = [inputs] if isinstance(inputs, str) else list(inputs or [])
-        data = [
-            {"object": "embedding", "index": index, "embedding": vector_of(text)} for index, text in enumerate(inputs)
-        ]
+        with self._queue_lock:
+            vectors = [self._vectors.get(text) or vector_of(text) for text in inputs]
+        data = [{"object": "embedding", "index": index, "embedding": vector} for index, vector in enumerate(vectors)]
         tokens = sum(len(str(text).split()) for text in inputs)
         return Answer(
             json={

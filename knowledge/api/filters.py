@@ -1,6 +1,6 @@
 import django_filters
 
-from knowledge.models import Article, Language
+from knowledge.models import Article, ArticleProposal, Language
 
 
 class ArticleFilter(django_filters.FilterSet):
@@ -17,3 +17,12 @@ class ArticleFilter(django_filters.FilterSet):
 
     def filter_tag(self, queryset, name, value):
         return queryset.filter(tags__contains=[value.strip().lower()])
+
+
+class ArticleProposalFilter(django_filters.FilterSet):
+    status = django_filters.ChoiceFilter(choices=ArticleProposal.Status.choices)
+    kind = django_filters.ChoiceFilter(choices=ArticleProposal.Kind.choices)
+
+    class Meta:
+        model = ArticleProposal
+        fields = ["status", "kind"]

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from knowledge.models import Article, ArticleVersion, Language
+from knowledge.models import Article, ArticleProposal, ArticleVersion, Language
 
 
 class ArticleSerializer(serializers.ModelSerializer):
@@ -89,3 +89,47 @@ class ImportResultSerializer(serializers.Serializer):
     updated = serializers.IntegerField()
     unchanged = serializers.IntegerField()
     errors = ImportErrorSerializer(many=True)
+
+
+class ArticleProposalSerializer(serializers.ModelSerializer):
+    article = serializers.IntegerField(source="article_id", read_only=True, allow_null=True)
+    source_articles = serializers.SerializerMethodField()
+    source_tickets = serializers.SerializerMethodField()
+    result_article = serializers.IntegerField(source="result_article_id", read_only=True, allow_null=True)
+    reviewed_by = serializers.IntegerField(source="reviewed_by_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = ArticleProposal
+        fields = [
+            "id", "kind", "status", "title", "body", "reason", "article", "base_version", "source_articles",
+            "source_tickets", "language", "model", "result_article", "reviewed_by", "reviewed_at", "review_note",
+            "created_at",
+        ]  # fmt: skip
+        read_only_fields = fields
+
+    def get_source_articles(self, proposal) -> list[int]:
+        return [article.pk for article in proposal.source_articles.all()]
+
+    def get_source_tickets(self, proposal) -> list[int]:
+        return [ticket.pk for ticket in proposal.source_tickets.all()]
+
+
+class OptimizeRequestSerializer(serializers.Serializer):
+    kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=ArticleProposal.Kind.choices), required=False, allow_empty=False,
+        help_text="What to propose (all kinds when absent).",
+    )  # fmt: skip
+    articles = serializers.ListField(
+        child=serializers.IntegerField(min_value=1), required=False, max_length=50,
+        help_text="Rewrite only these articles (ids).",
+    )  # fmt: skip
+
+
+class ProposalAcceptSerializer(serializers.Serializer):
+    publish = serializers.BooleanField(default=False, help_text="Also publish the resulting article.")
+    title = serializers.CharField(max_length=200, required=False, help_text="The reviewer's correction.")
+    body = serializers.CharField(required=False, allow_blank=True, help_text="The reviewer's correction (Markdown).")
+
+
+class ProposalRejectSerializer(serializers.Serializer):
+    note = serializers.CharField(required=False, allow_blank=True, max_length=2000)

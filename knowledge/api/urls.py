@@ -5,6 +5,7 @@ from knowledge.api import views
 
 router = OptionalSlashRouter()
 router.register("knowledge/articles", views.ArticleViewSet, basename="knowledge-article")
+router.register("knowledge/proposals", views.ArticleProposalViewSet, basename="knowledge-proposal")
 
 urlpatterns = [
     re_path(r"^knowledge/search/?$", views.KnowledgeSearchView.as_view(), name="knowledge-search"),

@@ -11,10 +11,12 @@ from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.permissions import IsTenantMember, IsTenantStaff
-from knowledge import selectors, services
+from ai import selectors as ai_selectors
+from knowledge import optimize, selectors, services
 from knowledge.api import serializers as s
-from knowledge.api.filters import ArticleFilter
-from knowledge.models import Article
+from knowledge.api.filters import ArticleFilter, ArticleProposalFilter
+from knowledge.models import Article, ArticleProposal
+from knowledge.tasks import knowledge_optimize_task
 from tenants.context import require_current_tenant
 
 _STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
@@ -148,3 +150,57 @@ class KnowledgeSearchView(APIView):
             published_only=not (data["include_drafts"] and _is_staff(request)),
         )
         return Response(s.SearchResultSerializer({"results": hits}).data)
+
+
+class ArticleProposalViewSet(viewsets.ReadOnlyModelViewSet):
+    """The review queue of the AI's proposals for the knowledge base (admins and supervisors).
+    Nothing is published until a reviewer accepts a proposal."""
+
+    queryset = ArticleProposal.objects.none()  # the model, for the schema and the isolation sweep
+    serializer_class = s.ArticleProposalSerializer
+    permission_classes = [IsTenantStaff]
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = ArticleProposalFilter
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return selectors.proposal_list(tenant=require_current_tenant())
+
+    @extend_schema(request=s.OptimizeRequestSerializer, responses={202: None})
+    @action(detail=False, methods=["post"], url_path="optimize", url_name="optimize")
+    def optimize(self, request):
+        """Queues an AI run that proposes rewrites, merges and new articles (409 without AI)."""
+        serializer = s.OptimizeRequestSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        ai_selectors.ai_settings_require()
+        data = serializer.validated_data
+        kinds, article_ids = data.get("kinds"), data.get("articles")
+        tenant_id, actor_id = request.tenant.pk, request.user.pk
+        transaction.on_commit(
+            lambda: knowledge_optimize_task.delay(
+                tenant_id=tenant_id, actor_id=actor_id, kinds=kinds, article_ids=article_ids
+            )
+        )
+        return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=s.ProposalAcceptSerializer, responses=s.ArticleProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def accept(self, request, pk=None):
+        proposal = self.get_object()
+        serializer = s.ProposalAcceptSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        accepted = optimize.proposal_accept(proposal=proposal, actor=request.user, **serializer.validated_data)
+        return Response(
+            s.ArticleProposalSerializer(selectors.proposal_list(tenant=request.tenant).get(pk=accepted.pk)).data
+        )
+
+    @extend_schema(request=s.ProposalRejectSerializer, responses=s.ArticleProposalSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request, pk=None):
+        proposal = self.get_object()
+        serializer = s.ProposalRejectSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        rejected = optimize.proposal_reject(proposal=proposal, actor=request.user, **serializer.validated_data)
+        return Response(
+            s.ArticleProposalSerializer(selectors.proposal_list(tenant=request.tenant).get(pk=rejected.pk)).data
+        )

@@ -1,6 +1,6 @@
 import factory
 
-from knowledge.models import Article, ArticleChunk, ArticleVersion, Term
+from knowledge.models import Article, ArticleChunk, ArticleProposal, ArticleVersion, Term
 from tenants.tests.factories import TenantOwnedFactory
 
 
@@ -40,3 +40,17 @@ class TermFactory(TenantOwnedFactory):
         model = Term
 
     word = factory.Sequence(lambda n: f"palavra{n}")
+
+
+class ArticleProposalFactory(TenantOwnedFactory):
+    """A pending rewrite of an article (written from no particular version: never stale)."""
+
+    class Meta:
+        model = ArticleProposal
+
+    kind = ArticleProposal.Kind.REWRITE
+    article = factory.SubFactory(ArticleFactory, tenant=factory.SelfAttribute("..tenant"))
+    title = factory.Sequence(lambda n: f"Artigo reescrito {n}")
+    body = factory.Sequence(lambda n: f"Texto mais claro do artigo {n}.")
+    reason = "Frases mais curtas."
+    model = "fake-chat"

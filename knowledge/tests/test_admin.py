@@ -101,3 +101,82 @@ def test_the_import_page_shows_file_errors(supervisor_client, tenant):
     assert response.status_code == 200
     assert response.context["form"].errors["files"][0] == "The file is not a CSV or Markdown file Prosa can read."
     assert not Article.all_tenants.filter(tenant=tenant).exists()
+
+
+def test_an_earlier_version_is_restored_as_a_new_version(supervisor_client, tenant, other_tenant):
+    from knowledge import services
+    from tenants.context import tenant_context
+
+    with tenant_context(tenant):
+        article = services.article_create(tenant=tenant, actor=None, title="Prazo", body="5 dias.")
+        services.article_update(article=article, actor=None, title="Prazo novo", body="7 dias.")
+    first = ArticleVersion.all_tenants.get(article=article, number=1)
+    page = supervisor_client.get(reverse("admin:knowledge_article_change", args=[article.pk]))
+    restore_url = reverse("admin:knowledge_article_version_restore", args=[article.pk, first.pk])
+    assert restore_url in page.content.decode()
+
+    confirm = supervisor_client.get(restore_url)
+    assert confirm.status_code == 200 and "5 dias." in confirm.content.decode()
+    assert ArticleVersion.all_tenants.filter(article=article).count() == 2  # a GET changes nothing
+
+    response = supervisor_client.post(restore_url)
+    assert response.status_code == 302
+    article.refresh_from_db()
+    assert (article.title, article.body) == ("Prazo", "5 dias.")
+    history = ArticleVersion.all_tenants.filter(article=article).order_by("number")
+    assert [(v.number, v.title, v.restored_from) for v in history] == [
+        (1, "Prazo", None), (2, "Prazo novo", None), (3, "Prazo", 1)]  # fmt: skip
+
+    # Another tenant's version (or article) is like a missing one, and nothing is written.
+    with tenant_context(other_tenant):
+        theirs = services.article_create(tenant=other_tenant, actor=None, title="Deles", body="Texto deles.")
+    their_version = ArticleVersion.all_tenants.get(article=theirs)
+    for url in (
+        reverse("admin:knowledge_article_version_restore", args=[theirs.pk, their_version.pk]),
+        reverse("admin:knowledge_article_version_restore", args=[article.pk, their_version.pk]),
+    ):
+        response = supervisor_client.post(url)
+        assert (response.status_code, response["Location"]) == (302, reverse("admin:index"))
+    assert ArticleVersion.all_tenants.filter(article=theirs).count() == 1
+    assert ArticleVersion.all_tenants.filter(article=article).count() == 3
+
+
+def test_the_review_queue_in_the_admin(
+    supervisor_client, tenant, fake_openai, settings, django_capture_on_commit_callbacks
+):
+    from ai.tests.factories import AISettingsFactory
+    from knowledge.models import ArticleProposal
+    from knowledge.tests.factories import ArticleProposalFactory
+
+    article = ArticleFactory(tenant=tenant, title="Antigo", body="Texto antigo.")
+    proposal = ArticleProposalFactory(tenant=tenant, article=article, title="Novo", body="Texto novo.")
+    rejected = ArticleProposalFactory(tenant=tenant)
+    changelist = reverse("admin:knowledge_articleproposal_changelist")
+    page = supervisor_client.get(changelist)
+    assert page.status_code == 200 and "Novo" in page.content.decode()
+
+    # The reviewer corrects the title before accepting.
+    change = reverse("admin:knowledge_articleproposal_change", args=[proposal.pk])
+    supervisor_client.post(change, {"title": "Novo e claro", "body": "Texto novo.", "_save": "Save"})
+    supervisor_client.post(changelist, {"action": "accept", "_selected_action": [proposal.pk]})
+    supervisor_client.post(changelist, {"action": "reject", "_selected_action": [rejected.pk]})
+    article.refresh_from_db()
+    assert (article.title, article.body, article.status) == ("Novo e claro", "Texto novo.", "published")
+    statuses = dict(ArticleProposal.all_tenants.values_list("pk", "status"))
+    assert statuses == {proposal.pk: "accepted", rejected.pk: "rejected"}
+    response = supervisor_client.post(changelist, {"action": "accept", "_selected_action": [proposal.pk]}, follow=True)
+    assert any("already reviewed" in message for message in _messages(response))
+
+    # "Run optimize": without AI it explains; with AI it queues a run.
+    optimize_url = reverse("admin:knowledge_articleproposal_optimize")
+    response = supervisor_client.post(optimize_url, follow=True)
+    assert any("AI is not configured" in message for message in _messages(response))
+    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
+    AISettingsFactory(tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, chat_model="c")
+    ArticleFactory(tenant=tenant, title="Confuso", body="texto confuso", usage_count=50)
+    fake_openai.reply({"title": "Claro", "body": "Texto claro.", "reason": "."})
+    with django_capture_on_commit_callbacks(execute=True):
+        response = supervisor_client.post(optimize_url)
+    assert response.status_code == 302
+    assert ArticleProposal.all_tenants.filter(status="pending", title="Claro").count() == 1
+    assert supervisor_client.get(optimize_url).status_code == 403

@@ -30,6 +30,45 @@ def pytest_configure(config):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher", *settings.PASSWORD_HASHERS]
 
 
+# The migrations that write rows (beat schedules, default pipelines): a transactional test empties
+# every table when it ends, and the tests after it on the same worker expect the database as
+# migrated. tests/test_data_migrations.py checks that this list names every such migration.
+DATA_MIGRATIONS = (
+    "ai.migrations.0002_summarize_closed_tickets_schedule",
+    "campaigns.migrations.0002_beat_schedules",
+    "crm.migrations.0004_default_pipelines_and_beat",
+    "flows.migrations.0002_beat_schedule",
+    "knowledge.migrations.0002_proposals",
+    "tickets.migrations.0002_beat_schedules",
+    "whatsapp.migrations.0002_retry_inbound_events_schedule",
+)
+
+
+def _restore_migrated_rows(sender, apps=None, **kwargs):
+    """After a flush (post_migrate follows it), writes the data migrations' rows again."""
+    if sender.label != "django_celery_beat":  # post_migrate comes once per app: act once
+        return
+    import importlib
+
+    from django.apps import apps as installed_apps
+    from django.db.migrations import RunPython
+
+    apps = apps or installed_apps
+    for module in DATA_MIGRATIONS:
+        for operation in importlib.import_module(module).Migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(apps, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _data_migrations_survive_flushes():
+    from django.db.models.signals import post_migrate
+
+    post_migrate.connect(_restore_migrated_rows, dispatch_uid="prosa-tests-restore-migrated-rows")
+    yield
+    post_migrate.disconnect(dispatch_uid="prosa-tests-restore-migrated-rows")
+
+
 @pytest.fixture(autouse=True)
 def _clean_redis():
     """Each test starts with an empty Redis database (throttles, cache, channel layer).

@@ -70,6 +70,8 @@ def editor_choices(*, tenant: Tenant, flow: Flow) -> dict[str, list]:
         "contact_fields": [[field.key, field.label] for field in ContactFieldDefinition.objects.filter(tenant=tenant)],
         "templates": list(templates.values()),
     }
+
+
 def ticket_trace_list(*, ticket, since=None, until=None) -> QuerySet[FlowTrace]:
     """The nodes flows executed on a ticket between two instants (either end open), oldest first,
     for the inbox's history (the tenant's manager keeps other tenants' traces out)."""

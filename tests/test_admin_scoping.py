@@ -529,8 +529,8 @@ def test_the_index_lists_the_tenant_models_for_tenant_admins(client, world):
         "Connection", "InboundEvent", "MessageTemplate",
         "Campaign", "CampaignRecipient",
         "Pipeline", "Stage", "DealLabel", "Deal", "Task", "Meeting", "Escalation",
-        "Article",
-        "AISettings", "AIUsage", "TicketInsight", "AIAgent",
+        "Article", "ArticleProposal",
+        "AISettings", "AIUsage", "TicketInsight", "AIAgent", "BotSession",
         "Flow", "FlowRun",
     }  # fmt: skip
 

@@ -174,7 +174,7 @@ def test_each_message_is_answered_once_however_often_the_task_runs(tenant, ai_on
     assert len(fake_openai.chat_requests()) == 1
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # keeps the migrations' rows
+@pytest.mark.django_db(transaction=True)
 def test_two_workers_on_one_message_give_one_answer(tenant, ai_on, article, lia, fake_openai, say):
     """Two workers advance the same session at the same moment on their own connections: the
     session row's lock makes the second wait, then find the message answered."""

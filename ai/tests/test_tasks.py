@@ -58,8 +58,6 @@ def test_the_job_stops_at_the_monthly_cap(tenant, ai_settings, fake_openai):
     assert len(fake_openai.chat_requests()) == 1
 
 
-# Restores the migrations' rows, which a transactional test run before it on this worker removed.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_beat_schedule_is_registered():
     from django_celery_beat.models import PeriodicTask
 

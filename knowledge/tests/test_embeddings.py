@@ -165,9 +165,7 @@ def test_many_changes_queue_one_embedding_run(tenant, ai_with_embeddings, fake_o
     assert len(fake_openai.embedding_requests()) == 1
 
 
-# Restores the migrations' rows, which a transactional test run before it on this worker removed.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_the_backfill_is_scheduled_by_the_migration():
+def test_the_backfill_is_scheduled_by_the_migration(db):
     from django_celery_beat.models import PeriodicTask
 
     schedule = PeriodicTask.objects.get(task="knowledge.embed_missing_chunks")

@@ -105,8 +105,6 @@ def test_auto_close_off_by_default(tenant, monkeypatch):
         assert services.tickets_close_idle(tenant=tenant) == 0
 
 
-# Restores the migrations' rows, which a transactional test run before it on this worker removed.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_beat_schedules_are_registered():
     from django_celery_beat.models import PeriodicTask
 

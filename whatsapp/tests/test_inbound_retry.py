@@ -45,8 +45,6 @@ def test_the_beat_job_fans_out_only_to_tenants_with_events_due(tenant, other_ten
     assert [tenant_id for _event, tenant_id in enqueued] == [tenant.pk]
 
 
-# Restores the migrations' rows, which a transactional test run before it on this worker removed.
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_the_retry_job_is_scheduled_every_five_minutes():
     task = PeriodicTask.objects.get(task="whatsapp.retry_inbound_events_all")
     assert (task.enabled, task.interval.every, task.interval.period) == (True, 5, "minutes")

@@ -9,6 +9,7 @@ queue. Services call the functions below; the consumer joins the groups in conne
 
 import asyncio
 import functools
+import json
 import os
 import threading
 
@@ -45,6 +46,12 @@ def ticket_audience(ticket) -> set[str]:
         else:
             groups.add(agents_group(ticket.tenant_id))
     return groups
+
+
+def layer_message(event: dict) -> dict:
+    """The channel-layer message of an event: its JSON text, encoded once here for every socket that
+    receives it (the consumer forwards the text as it is), instead of once per socket."""
+    return {"type": "prosa.event", "text": json.dumps(event)}
 
 
 class _Outbox:
@@ -110,7 +117,7 @@ def _open_outbox(db) -> _Outbox | None:
 
 def publish(groups, event_type: str, data: dict) -> None:
     """Sends after commit (at once outside a transaction)."""
-    delivery = (sorted(set(groups)), {"type": "prosa.event", "event": {"type": event_type, "data": data}})
+    delivery = (sorted(set(groups)), layer_message({"type": event_type, "data": data}))
     db = transaction.get_connection()
     if not db.in_atomic_block:
         transaction.on_commit(lambda: _send([delivery]))  # at once (or refused in manual transactions)
@@ -158,6 +165,20 @@ def ticket_deleted(ticket) -> None:
 
 def message_created(message) -> None:
     publish(ticket_audience(message.ticket), "message.created", _message_data(message))
+
+
+def inbound_message_created(message, *, ticket_created: bool = False, ticket_changed: bool = False) -> None:
+    """A received message, in one event per socket: `message.created` whose `data.ticket` is the
+    ticket as it stands after the message (unread count, preview — what `ticket.updated` carries),
+    instead of a `ticket.updated` beside every message. A ticket the message opened
+    (`ticket.created`) or changed otherwise (reopened, rated: `ticket.updated`) is announced first."""
+    ticket = message.ticket
+    audience, ticket_data = ticket_audience(ticket), _ticket_data(ticket)
+    if ticket_created:
+        publish(audience, "ticket.created", ticket_data)
+    elif ticket_changed:
+        publish(audience, "ticket.updated", ticket_data)
+    publish(audience, "message.created", {**_message_data(message), "ticket": ticket_data})
 
 
 def message_updated(message) -> None:

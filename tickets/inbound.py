@@ -292,11 +292,7 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
 
     _counters_update(ticket=ticket, contact=contact, message=message, incoming=incoming)
 
-    if ticket_created:
-        events.ticket_created(ticket)
-    else:
-        events.ticket_updated(ticket)
-    events.message_created(message)
+    events.inbound_message_created(message, ticket_created=ticket_created, ticket_changed=not was_active)
     rekeyed = bool(
         incoming.type == MessageType.SYSTEM
         and incoming.new_chat_id

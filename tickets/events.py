@@ -12,10 +12,13 @@ import functools
 import json
 import os
 import threading
+from datetime import datetime
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.consumers import user_group
 
@@ -148,49 +151,81 @@ def _fast_conversions() -> dict:
     }
 
 
+def _iso_datetime_field(field) -> bool:
+    """A DateTimeField rendered in ISO 8601 in the current time zone (DRF's default)."""
+    from rest_framework import ISO_8601
+    from rest_framework.settings import api_settings
+
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return isinstance(output_format, str) and output_format.lower() == ISO_8601 and not hasattr(field, "timezone")
+
+
+_PLAIN, _NESTED, _DATETIME = 0, 1, 2
+
+
 def _compile(serializer):
     """A function rendering an object exactly as `serializer.to_representation(obj)` does, with the
     per-field decisions taken once: DRF spends more of each render walking its field machinery
-    (source lookups, callables, skip checks) than converting values, and real-time payloads are
-    rendered for every received message. Conversions that are not plain (dates in the current
-    time zone, files, method fields, choices) are still the fields' own `to_representation`."""
+    (source lookups, callables, skip checks, the current time zone for every date) than converting
+    values, and real-time payloads are rendered for every received message. Conversions that are
+    not plain (files, method fields, choices) are still the fields' own `to_representation`.
+    The renderer takes the current time zone, looked up once per payload."""
     from django.db.models import Manager
     from rest_framework import serializers
 
     fast = _fast_conversions()
     steps = []
     for field in serializer._readable_fields:
+        kind = _PLAIN
         if isinstance(field, serializers.ListSerializer):
             child = _compile(field.child)
 
-            def convert(value, child=child):
-                return [child(item) for item in (value.all() if isinstance(value, Manager) else value)]
+            def convert(value, tz, child=child):
+                return [child(item, tz) for item in (value.all() if isinstance(value, Manager) else value)]
 
+            kind = _NESTED
         elif isinstance(field, serializers.BaseSerializer):
-            convert = _compile(field)
+            convert, kind = _compile(field), _NESTED
         elif isinstance(field, serializers.JSONField) and not field.binary:
             convert = _same
+        elif isinstance(field, serializers.DateTimeField) and _iso_datetime_field(field):
+            convert, kind = field.to_representation, _DATETIME
         else:
             convert = fast.get(type(field), field.to_representation)
         simple = field.source != "*" and len(field.source_attrs) == 1
-        steps.append((field.field_name, field.source_attrs[0] if simple else None, field, convert))
+        steps.append((field.field_name, field.source_attrs[0] if simple else None, field, convert, kind))
 
-    def render(instance) -> dict:
+    def render(instance, tz) -> dict:
         data = {}
-        for name, attr, field, convert in steps:
+        for name, attr, field, convert, kind in steps:
             value = getattr(instance, attr) if attr is not None else field.get_attribute(instance)
             if callable(value) and not isinstance(value, Manager):
                 value = field.get_attribute(instance)  # a method as the source: DRF's own rules
-            data[name] = None if value is None else convert(value)
+            if value is None:
+                data[name] = None
+            elif kind == _PLAIN:
+                data[name] = convert(value)
+            elif kind == _NESTED:
+                data[name] = convert(value, tz)
+            elif tz is not None and isinstance(value, datetime) and value.utcoffset() is not None:
+                text = value.astimezone(tz).isoformat()  # DateTimeField.to_representation, time zone known
+                data[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
+            else:
+                data[name] = convert(value)
         return data
 
     return render
 
 
 @functools.cache
-def _renderer(serializer_class):
-    """The compiled renderer of a serializer class, built once per process."""
+def _compiled(serializer_class):
     return _compile(serializer_class())
+
+
+def _renderer(serializer_class):
+    """`obj → serializer_class().to_representation(obj)`, compiled once per process."""
+    render = _compiled(serializer_class)
+    return lambda instance: render(instance, timezone.get_current_timezone() if settings.USE_TZ else None)
 
 
 def _ticket_data(ticket) -> dict:

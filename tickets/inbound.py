@@ -56,9 +56,16 @@ def _labels() -> dict[str, str]:
     }
 
 
+_LABELLED_TYPES = frozenset(  # the keys of _labels(), known without translating
+    (MessageType.IMAGE, MessageType.AUDIO, MessageType.VOICE, MessageType.VIDEO, MessageType.DOCUMENT,
+     MessageType.STICKER, MessageType.LOCATION, MessageType.CONTACTS, MessageType.UNSUPPORTED)
+)  # fmt: skip
+
+
 def message_preview(message: Message) -> str:
-    """What the ticket list shows of a message: its text, or a label for media (with the caption)."""
-    label = _labels().get(message.type, "")
+    """What the ticket list shows of a message: its text, or a label for media (with the caption).
+    The labels are translated only for a message that has one (not for text, most messages)."""
+    label = _labels()[message.type] if message.type in _LABELLED_TYPES else ""
     text = " ".join((message.text or "").split())
     if message.type == MessageType.LOCATION:
         text = (message.payload or {}).get("name", "")

@@ -148,3 +148,13 @@ def client_for():
 @pytest.fixture
 def password():
     return PASSWORD
+
+
+@pytest.fixture
+def layer_listener():
+    """Channel-layer channels read from a loop of their own (tickets/tests/layer.py)."""
+    from tickets.tests.layer import LayerListener
+
+    listener = LayerListener()
+    yield listener
+    listener.close()

@@ -347,7 +347,7 @@ def measure(spec: stack.ServerSpec, *, env, args, run: str, connections, members
         )
     poster = outcome["poster"]
     return {
-        "server": spec.label + (" + pubsub layer" if os.environ.get("CHANNEL_LAYER") == "pubsub" else ""),
+        "server": spec.label + (" + queue (core) layer" if os.environ.get("CHANNEL_LAYER") == "core" else ""),
         "clients": outcome["connected"],
         "connect_retries": outcome["connect_retries"],
         "connect_seconds": outcome["connect_seconds"],
@@ -411,7 +411,7 @@ def rows_for(results: list[dict]) -> list[dict]:
                     f"{r['stored_p95']:.0f} ms · CPU % of a core: "
                     + ", ".join(f"{name} {value:.0f}" for name, value in r["cpu_percent"].items())
                     + f" · server CPU {r['server_cpu_ms_per_delivery']:.2f} ms per delivered message.created"
-                    " (with its ticket.* frame)"
+                    " (a received message's only frame: it carries its ticket)"
                 ),
                 "target": f"p95 < {TARGET_P95_MS} ms, all delivered to the right clients",
                 "met": r["p95"] < TARGET_P95_MS and ok,

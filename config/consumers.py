@@ -6,6 +6,7 @@ from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from accounts.models import Role
 from tenants.consumers import TenantConsumerMixin, tenant_group, user_group
 from tickets import presence
+from tickets.events import layer_message
 
 
 async def _presence(operation, consumer) -> bool | None:
@@ -118,7 +119,7 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
         tenant_id, user_id = self.tenant.pk, self.scope["user"].pk
         status = await database_sync_to_async(presence.status_of)(tenant_id=tenant_id, user_id=user_id)
         event = presence.presence_event(user_id=user_id, status=status)
-        await self.channel_layer.group_send(tenant_group(tenant_id), {"type": "prosa.event", "event": event})
+        await self.channel_layer.group_send(tenant_group(tenant_id), layer_message(event))
         await database_sync_to_async(presence.waiting_tickets_offer)(tenant_id=tenant_id, status=status)
         return status
 
@@ -154,14 +155,19 @@ class EventsConsumer(TenantConsumerMixin, AsyncJsonWebsocketConsumer):
                 },
             }
             await self.channel_layer.group_send(
-                group, {"type": "prosa.typing", "event": event, "sender": self.channel_name}
+                group, {**layer_message(event), "type": "prosa.typing", "sender": self.channel_name}
             )
 
     async def prosa_typing(self, message):
         """Agents' typing indicators reach the other subscribers of the ticket, not the typist."""
         if message["sender"] != self.channel_name:
-            await self.send_json(message["event"])
+            await self.prosa_event(message)
 
     async def prosa_event(self, message):
-        """Group messages `{"type": "prosa.event", "event": {...}}` go to the client as they are."""
-        await self.send_json(message["event"])
+        """Group messages `{"type": "prosa.event", "text": "<JSON>"}` (tickets.events.layer_message)
+        go to the client as they are, not decoded and encoded again; `"event": {...}` is encoded here."""
+        text = message.get("text")
+        if text is None:
+            await self.send_json(message["event"])
+        else:
+            await self.send(text_data=text)

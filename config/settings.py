@@ -113,14 +113,16 @@ CACHES = {
     }
 }
 
-# CHANNEL_LAYER=pubsub (every web, ws and worker process alike) publishes one Redis message per group
-# and fans out inside each server process, instead of one queued copy per socket; measured in
-# docs/PERFORMANCE.md ("Real time"). The default stays the queue-based layer the tests exercise.
+# The pub/sub layer (the default) publishes one Redis message per group and event, and each server
+# process fans it out to its own sockets; the queue layer ("core") keeps one Redis queue per
+# process, with a group's member list read back and a Lua script run for every group send.
+# Measured in docs/PERFORMANCE.md ("Real time"): less CPU per delivered event in the server and in
+# the workers that publish. Set CHANNEL_LAYER alike in every web, ws and worker process.
 _CHANNEL_LAYER_BACKENDS = {
     "core": "channels_redis.core.RedisChannelLayer",
     "pubsub": "channels_redis.pubsub.RedisPubSubChannelLayer",
 }
-CHANNEL_LAYER = env("CHANNEL_LAYER", default="core")
+CHANNEL_LAYER = env("CHANNEL_LAYER", default="pubsub")
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": _CHANNEL_LAYER_BACKENDS[CHANNEL_LAYER],

@@ -81,7 +81,6 @@ def contact_resolve_whatsapp(
     Must run inside a transaction.
     """
     variants = brazil_ninth_digit_variants(phone) if phone else ()
-    query = _lookup(wa_id=wa_id, variants=variants)
     contact = _best(_candidates_locked(tenant_id=tenant.pk, wa_id=wa_id, variants=variants), wa_id)
     created = False
     if contact is None:
@@ -93,6 +92,7 @@ def contact_resolve_whatsapp(
                 created = True
         except IntegrityError:
             # Another transaction created them a moment ago (the unique index made us wait for it).
+            query = _lookup(wa_id=wa_id, variants=variants)
             contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
             if contact is None:
                 raise

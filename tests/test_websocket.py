@@ -244,6 +244,17 @@ def test_ping_gets_pong_and_other_messages_an_error(world):
     ]
 
 
+async def _quiet(communicator, timeout: float) -> list[dict]:
+    """The frames other than presence announcements that arrive within `timeout` (none: quiet).
+    With the pub/sub layer a socket may hear its own arrival late (see _next_not_presence)."""
+    frames = []
+    while not await communicator.receive_nothing(timeout=timeout):
+        frame = await communicator.receive_json_from()
+        if frame["type"] != "presence.updated":
+            frames.append(frame)
+    return frames
+
+
 def test_tenant_events_reach_that_tenant_only(world):
     event = {"type": "ticket.updated", "data": {"id": 7, "status": "open"}}
     both = world["admin_a"]
@@ -263,15 +274,15 @@ def test_tenant_events_reach_that_tenant_only(world):
 
         await layer.group_send(tenant_group(world["a"].pk), {"type": "prosa.event", "event": event})
         got_a = await socket_a.receive_json_from(timeout=5)
-        quiet_b = await socket_b.receive_nothing(timeout=0.5)
-        quiet_both_in_b = await socket_both_in_b.receive_nothing(timeout=0.2)
+        quiet_b = await _quiet(socket_b, 0.5)
+        quiet_both_in_b = await _quiet(socket_both_in_b, 0.2)
 
         await layer.group_send(
             user_group(world["b"].pk, world["agent_b"].pk), {"type": "prosa.event", "event": {"type": "note"}}
         )
         got_b = await socket_b.receive_json_from(timeout=5)
-        quiet_a = await socket_a.receive_nothing(timeout=0.5)
-        quiet_both_after = await socket_both_in_b.receive_nothing(timeout=0.2)
+        quiet_a = await _quiet(socket_a, 0.5)
+        quiet_both_after = await _quiet(socket_both_in_b, 0.2)
 
         for communicator in (socket_a, socket_b, socket_both_in_b):
             await communicator.disconnect()
@@ -280,7 +291,17 @@ def test_tenant_events_reach_that_tenant_only(world):
     got_a, quiet_b, quiet_both_in_b, got_b, quiet_a, quiet_both_after = _run(scenario)
     assert got_a == event
     assert got_b == {"type": "note"}
-    assert (quiet_b, quiet_both_in_b, quiet_a, quiet_both_after) == (True, True, True, True)
+    assert (quiet_b, quiet_both_in_b, quiet_a, quiet_both_after) == ([], [], [], [])
+
+
+async def _group_size(layer, group: str) -> int:
+    """How many channels are in `group`: the group's sorted set in Redis for the queue layer; for
+    the pub/sub layer, the members this process's loop holds (it subscribes for them)."""
+    if hasattr(layer, "_group_key"):
+        connection_ = layer.connection(layer.consistent_hash(group))
+        return await connection_.zcard(layer._group_key(group))
+    loop_layer = layer._get_layer()
+    return len(loop_layer.groups.get(loop_layer._get_group_channel_name(group), ()))
 
 
 def test_groups_are_left_on_disconnect(world):
@@ -291,9 +312,7 @@ def test_groups_are_left_on_disconnect(world):
         communicator, _ = await _open(f"?token={token}")
         await communicator.receive_json_from(timeout=5)
         await communicator.disconnect()
-        group = layer._group_key(tenant_group(world["a"].pk))
-        connection_ = layer.connection(layer.consistent_hash(tenant_group(world["a"].pk)))
-        return await connection_.zcard(group)
+        return await _group_size(layer, tenant_group(world["a"].pk))
 
     assert _run(scenario) == 0
 
@@ -307,9 +326,7 @@ def test_a_refused_socket_joins_no_group(world):
         communicator, connected = await _open(f"?token={token}")
         closing = await communicator.receive_output(timeout=5)
         await communicator.disconnect(code=closing["code"], timeout=0.2)
-        connection_ = layer.connection(layer.consistent_hash(tenant_group(world["a"].pk)))
-        members = await connection_.zcard(layer._group_key(tenant_group(world["a"].pk)))
-        return connected, closing["code"], members
+        return connected, closing["code"], await _group_size(layer, tenant_group(world["a"].pk))
 
     assert _run(scenario) == (True, 4403, 0)
 
@@ -450,6 +467,15 @@ def test_each_role_joins_the_groups_of_the_events_it_may_see(tenant, make_member
 # --- Ticket subscriptions and typing ----------------------------------------------------------
 
 
+async def _next_not_presence(communicator) -> dict:
+    """The next frame that is no presence announcement. With the pub/sub layer a socket may hear
+    its own arrival: the announcement is published before the socket joins the tenant's group, but
+    reaches this process (which fans it out to its sockets) after it joined."""
+    while (frame := await communicator.receive_json_from(timeout=5))["type"] == "presence.updated":
+        pass
+    return frame
+
+
 def test_agents_see_each_other_typing_in_a_ticket_they_both_see_but_not_their_own(world):
     from tickets.tests.factories import TicketFactory
 
@@ -467,7 +493,7 @@ def test_agents_see_each_other_typing_in_a_ticket_they_both_see_but_not_their_ow
             if communicator is two:
                 await communicator.receive_json_from(timeout=5)  # session.ready
             await communicator.send_json_to({"type": "ticket.subscribe", "ticket_id": ticket.pk})
-            assert await communicator.receive_json_from(timeout=5) == {
+            assert await _next_not_presence(communicator) == {
                 "type": "ticket.subscribed",
                 "data": {"ticket_id": ticket.pk},
             }

@@ -9,12 +9,16 @@ queue. Services call the functions below; the consumer joins the groups in conne
 
 import asyncio
 import functools
+import json
 import os
 import threading
+from datetime import datetime
 
 from asgiref.sync import SyncToAsync, async_to_sync
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from tenants.consumers import user_group
 
@@ -45,6 +49,12 @@ def ticket_audience(ticket) -> set[str]:
         else:
             groups.add(agents_group(ticket.tenant_id))
     return groups
+
+
+def layer_message(event: dict) -> dict:
+    """The channel-layer message of an event: its JSON text, encoded once here for every socket that
+    receives it (the consumer forwards the text as it is), instead of once per socket."""
+    return {"type": "prosa.event", "text": json.dumps(event)}
 
 
 class _Outbox:
@@ -110,7 +120,7 @@ def _open_outbox(db) -> _Outbox | None:
 
 def publish(groups, event_type: str, data: dict) -> None:
     """Sends after commit (at once outside a transaction)."""
-    delivery = (sorted(set(groups)), {"type": "prosa.event", "event": {"type": event_type, "data": data}})
+    delivery = (sorted(set(groups)), layer_message({"type": event_type, "data": data}))
     db = transaction.get_connection()
     if not db.in_atomic_block:
         transaction.on_commit(lambda: _send([delivery]))  # at once (or refused in manual transactions)
@@ -122,24 +132,112 @@ def publish(groups, event_type: str, data: dict) -> None:
     outbox.deliveries.append(delivery)
 
 
+# Field types whose DRF rendering is a plain conversion (`CharField.to_representation` is
+# `str(value)`, and so on): the compiled renderers below call the conversion itself.
+def _same(value):
+    return value
+
+
+def _fast_conversions() -> dict:
+    from rest_framework import serializers
+
+    return {
+        serializers.CharField: str,
+        serializers.EmailField: str,
+        serializers.IntegerField: int,
+        serializers.FloatField: float,
+        serializers.BooleanField: bool,
+        serializers.ReadOnlyField: _same,
+    }
+
+
+def _iso_datetime_field(field) -> bool:
+    """A DateTimeField rendered in ISO 8601 in the current time zone (DRF's default)."""
+    from rest_framework import ISO_8601
+    from rest_framework.settings import api_settings
+
+    output_format = getattr(field, "format", api_settings.DATETIME_FORMAT)
+    return isinstance(output_format, str) and output_format.lower() == ISO_8601 and not hasattr(field, "timezone")
+
+
+_PLAIN, _NESTED, _DATETIME = 0, 1, 2
+
+
+def _compile(serializer):
+    """A function rendering an object exactly as `serializer.to_representation(obj)` does, with the
+    per-field decisions taken once: DRF spends more of each render walking its field machinery
+    (source lookups, callables, skip checks, the current time zone for every date) than converting
+    values, and real-time payloads are rendered for every received message. Conversions that are
+    not plain (files, method fields, choices) are still the fields' own `to_representation`.
+    The renderer takes the current time zone, looked up once per payload."""
+    from django.db.models import Manager
+    from rest_framework import serializers
+
+    fast = _fast_conversions()
+    steps = []
+    for field in serializer._readable_fields:
+        kind = _PLAIN
+        if isinstance(field, serializers.ListSerializer):
+            child = _compile(field.child)
+
+            def convert(value, tz, child=child):
+                return [child(item, tz) for item in (value.all() if isinstance(value, Manager) else value)]
+
+            kind = _NESTED
+        elif isinstance(field, serializers.BaseSerializer):
+            convert, kind = _compile(field), _NESTED
+        elif isinstance(field, serializers.JSONField) and not field.binary:
+            convert = _same
+        elif isinstance(field, serializers.DateTimeField) and _iso_datetime_field(field):
+            convert, kind = field.to_representation, _DATETIME
+        else:
+            convert = fast.get(type(field), field.to_representation)
+        simple = field.source != "*" and len(field.source_attrs) == 1
+        steps.append((field.field_name, field.source_attrs[0] if simple else None, field, convert, kind))
+
+    def render(instance, tz) -> dict:
+        data = {}
+        for name, attr, field, convert, kind in steps:
+            value = getattr(instance, attr) if attr is not None else field.get_attribute(instance)
+            if callable(value) and not isinstance(value, Manager):
+                value = field.get_attribute(instance)  # a method as the source: DRF's own rules
+            if value is None:
+                data[name] = None
+            elif kind == _PLAIN:
+                data[name] = convert(value)
+            elif kind == _NESTED:
+                data[name] = convert(value, tz)
+            elif tz is not None and isinstance(value, datetime) and value.utcoffset() is not None:
+                text = value.astimezone(tz).isoformat()  # DateTimeField.to_representation, time zone known
+                data[name] = text[:-6] + "Z" if text.endswith("+00:00") else text
+            else:
+                data[name] = convert(value)
+        return data
+
+    return render
+
+
 @functools.cache
-def _payload_serializer(serializer_class):
-    """One instance per serializer class, reused for every payload: building a ModelSerializer's
-    fields (model introspection, deep copies) costs more than rendering an object with them.
-    Rendering keeps no state on the instance, so the same output as `Serializer(obj).data`."""
-    return serializer_class()
+def _compiled(serializer_class):
+    return _compile(serializer_class())
+
+
+def _renderer(serializer_class):
+    """`obj → serializer_class().to_representation(obj)`, compiled once per process."""
+    render = _compiled(serializer_class)
+    return lambda instance: render(instance, timezone.get_current_timezone() if settings.USE_TZ else None)
 
 
 def _ticket_data(ticket) -> dict:
     from tickets.api.serializers import TicketSerializer
 
-    return _payload_serializer(TicketSerializer).to_representation(ticket)
+    return _renderer(TicketSerializer)(ticket)
 
 
 def _message_data(message) -> dict:
     from tickets.api.serializers import MessageSerializer
 
-    return _payload_serializer(MessageSerializer).to_representation(message)
+    return _renderer(MessageSerializer)(message)
 
 
 def ticket_created(ticket) -> None:
@@ -160,6 +258,20 @@ def message_created(message) -> None:
     publish(ticket_audience(message.ticket), "message.created", _message_data(message))
 
 
+def inbound_message_created(message, *, ticket_created: bool = False, ticket_changed: bool = False) -> None:
+    """A received message, in one event per socket: `message.created` whose `data.ticket` is the
+    ticket as it stands after the message (unread count, preview — what `ticket.updated` carries),
+    instead of a `ticket.updated` beside every message. A ticket the message opened
+    (`ticket.created`) or changed otherwise (reopened, rated: `ticket.updated`) is announced first."""
+    ticket = message.ticket
+    audience, ticket_data = ticket_audience(ticket), _ticket_data(ticket)
+    if ticket_created:
+        publish(audience, "ticket.created", ticket_data)
+    elif ticket_changed:
+        publish(audience, "ticket.updated", ticket_data)
+    publish(audience, "message.created", {**_message_data(message), "ticket": ticket_data})
+
+
 def message_updated(message) -> None:
     publish(ticket_audience(message.ticket), "message.updated", _message_data(message))
 
@@ -167,7 +279,7 @@ def message_updated(message) -> None:
 def contact_updated(contact) -> None:
     from crm.api.serializers import ContactSerializer
 
-    data = _payload_serializer(ContactSerializer).to_representation(contact)
+    data = _renderer(ContactSerializer)(contact)
     publish({everyone_group(contact.tenant_id)}, "contact.updated", data)
 
 

@@ -56,9 +56,16 @@ def _labels() -> dict[str, str]:
     }
 
 
+_LABELLED_TYPES = frozenset(  # the keys of _labels(), known without translating
+    (MessageType.IMAGE, MessageType.AUDIO, MessageType.VOICE, MessageType.VIDEO, MessageType.DOCUMENT,
+     MessageType.STICKER, MessageType.LOCATION, MessageType.CONTACTS, MessageType.UNSUPPORTED)
+)  # fmt: skip
+
+
 def message_preview(message: Message) -> str:
-    """What the ticket list shows of a message: its text, or a label for media (with the caption)."""
-    label = _labels().get(message.type, "")
+    """What the ticket list shows of a message: its text, or a label for media (with the caption).
+    The labels are translated only for a message that has one (not for text, most messages)."""
+    label = _labels()[message.type] if message.type in _LABELLED_TYPES else ""
     text = " ".join((message.text or "").split())
     if message.type == MessageType.LOCATION:
         text = (message.payload or {}).get("name", "")
@@ -292,11 +299,7 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
 
     _counters_update(ticket=ticket, contact=contact, message=message, incoming=incoming)
 
-    if ticket_created:
-        events.ticket_created(ticket)
-    else:
-        events.ticket_updated(ticket)
-    events.message_created(message)
+    events.inbound_message_created(message, ticket_created=ticket_created, ticket_changed=not was_active)
     rekeyed = bool(
         incoming.type == MessageType.SYSTEM
         and incoming.new_chat_id

@@ -19,12 +19,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
+from django.db import connection as db_connection
 from django.db.models import Exists, F, Max, OuterRef, Q
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from accounts.models import User
+from config import sql
 from config.errors import ProsaError
 from crm.models import Contact
 from flows import selectors
@@ -359,14 +361,25 @@ def _in(config: dict, key: str, value) -> bool:
     return not wanted or value in wanted
 
 
+_TRIGGERED_BY_MESSAGES = [Flow.Trigger.KEYWORD.value, Flow.Trigger.NEW_TICKET.value, Flow.Trigger.CAMPAIGN_REPLY.value]
+
+
+def _flows_triggered_by_messages(tenant_id: int) -> list[Flow]:
+    """The tenant's active, published flows a customer message may trigger, in priority order.
+    Plain SQL (config.sql): it runs for most received messages, and building the ORM query cost
+    more than running it (usually to find none)."""
+    table = Flow._meta.db_table
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT {sql.columns(Flow, 'f')} FROM {table} f WHERE f.tenant_id = %s AND f.is_active "  # noqa: S608
+            "AND f.published_version_id IS NOT NULL AND f.trigger_type = ANY(%s) ORDER BY f.priority, f.id",
+            [tenant_id, _TRIGGERED_BY_MESSAGES],
+        )
+        return [sql.instance(Flow, row) for row in cursor.fetchall()]
+
+
 def _matching_flow(*, ticket: Ticket, message: Message, ticket_was_created: bool) -> tuple[Flow, str] | None:
-    flows = list(
-        Flow.objects.filter(
-            is_active=True,
-            published_version__isnull=False,
-            trigger_type__in=[Flow.Trigger.KEYWORD, Flow.Trigger.NEW_TICKET, Flow.Trigger.CAMPAIGN_REPLY],
-        ).order_by("priority", "id")
-    )
+    flows = _flows_triggered_by_messages(ticket.tenant_id)
     if not flows:
         return None
     # Set by campaigns.services.campaign_reply_apply (just before, in this transaction) on the

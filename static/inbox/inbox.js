@@ -466,6 +466,8 @@
         refreshTabsSoon();
         break;
       case "message.created":
+        // A received message carries its ticket (data.ticket) instead of a ticket.updated of its own.
+        if (data.ticket) handle("ticket.updated", data.ticket);
         refreshRowSoon(data.ticket_id);
         if (data.direction === "inbound") refreshTabsSoon();
         if (String(data.ticket_id) === openTicketId()) {

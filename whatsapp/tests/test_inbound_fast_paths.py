@@ -5,8 +5,6 @@ per transaction in publishing order, and redeliveries that change nothing."""
 import json
 
 import pytest
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
 from django.db import transaction
 
 from accounts.models import Role
@@ -17,6 +15,7 @@ from tickets import events
 from tickets.api.serializers import MessageSerializer, TicketSerializer
 from tickets.models import Message, Ticket
 from tickets.tests.factories import MessageFactory, QueueFactory, TicketFactory
+from tickets.tests.layer import event_of
 from whatsapp.choices import InboundEventStatus
 from whatsapp.inbound import inbound_event_process
 from whatsapp.tests.factories import InboundEventFactory
@@ -28,18 +27,6 @@ CLOUD_MESSAGE_FIXTURES = [
     "text", "text_reply", "image", "audio", "voice", "video", "document", "sticker", "location", "contacts",
     "button", "interactive_button_reply", "interactive_list_reply", "system", "unsupported", "echo",
 ]  # fmt: skip
-
-
-def _listen(group):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(group, channel)
-    return channel
-
-
-def _received(channel, count):
-    layer = get_channel_layer()
-    return [async_to_sync(layer.receive)(channel)["event"] for _ in range(count)]
 
 
 # --- payloads -----------------------------------------------------------------------------------
@@ -89,7 +76,7 @@ def test_inbound_payload_tags_are_those_in_the_database(tenant, cloud_connection
     with tenant_context(tenant):
         assert inbound_event_process(event_id=event.pk) == InboundEventStatus.PROCESSED
         fresh = TicketSerializer(Ticket.objects.get(pk=ticket.pk)).data
-    (data,) = [data for _groups, kind, data in published if kind == "ticket.updated"]
+    (data,) = [data["ticket"] for _groups, kind, data in published if kind == "message.created"]
     assert data["tags"] == fresh["tags"]
     assert data["contact"]["tags"] == fresh["contact"]["tags"]
     assert len(data["tags"]) == len(data["contact"]["tags"]) == (1 if tagged else 0)
@@ -119,8 +106,11 @@ def test_a_message_redelivered_in_another_body_changes_nothing(tenant, cloud_con
 # --- one send per transaction -------------------------------------------------------------------
 
 
-def test_a_transactions_events_go_in_one_callback_in_publishing_order(tenant, django_capture_on_commit_callbacks):
-    staff, agents = _listen(events.staff_group(tenant.pk)), _listen(events.agents_group(tenant.pk))
+def test_a_transactions_events_go_in_one_callback_in_publishing_order(
+    tenant, layer_listener, django_capture_on_commit_callbacks
+):
+    staff = layer_listener.listen(events.staff_group(tenant.pk))
+    agents = layer_listener.listen(events.agents_group(tenant.pk))
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         with transaction.atomic():
             events.publish({events.staff_group(tenant.pk)}, "first", {"n": 1})
@@ -128,8 +118,8 @@ def test_a_transactions_events_go_in_one_callback_in_publishing_order(tenant, dj
             events.publish({events.staff_group(tenant.pk)}, "third", {"n": 3})
     assert len(callbacks) == 1
     callbacks[0]()
-    assert [event["type"] for event in _received(staff, 3)] == ["first", "second", "third"]
-    assert _received(agents, 1) == [{"type": "second", "data": {"n": 2}}]
+    assert [event["type"] for event in layer_listener.events(staff, 3)] == ["first", "second", "third"]
+    assert layer_listener.events(agents, 1) == [{"type": "second", "data": {"n": 2}}]
 
 
 def test_other_side_effects_keep_their_place_between_events(tenant, django_capture_on_commit_callbacks):
@@ -140,15 +130,15 @@ def test_other_side_effects_keep_their_place_between_events(tenant, django_captu
             transaction.on_commit(lambda: order.append("task enqueued"))
             events.publish({events.staff_group(tenant.pk)}, "after", {})
     assert len(callbacks) == 3
-    kinds = [callback.deliveries[0][1]["event"]["type"] if hasattr(callback, "deliveries") else None
+    kinds = [event_of(callback.deliveries[0][1])["type"] if hasattr(callback, "deliveries") else None
              for callback in callbacks]  # fmt: skip
     assert kinds == ["before", None, "after"]
     callbacks[1]()
     assert order == ["task enqueued"]
 
 
-def test_events_of_a_rolled_back_savepoint_are_never_sent(tenant, django_capture_on_commit_callbacks):
-    staff = _listen(events.staff_group(tenant.pk))
+def test_events_of_a_rolled_back_savepoint_are_never_sent(tenant, layer_listener, django_capture_on_commit_callbacks):
+    staff = layer_listener.listen(events.staff_group(tenant.pk))
     with django_capture_on_commit_callbacks(execute=True):
         with transaction.atomic():
             events.publish({events.staff_group(tenant.pk)}, "kept", {"n": 1})
@@ -159,21 +149,12 @@ def test_events_of_a_rolled_back_savepoint_are_never_sent(tenant, django_capture
             except RuntimeError:
                 pass
             events.publish({events.staff_group(tenant.pk)}, "kept too", {"n": 3})
-    assert [event["type"] for event in _received(staff, 2)] == ["kept", "kept too"]
-    layer = get_channel_layer()
-    with pytest.raises(TimeoutError):
-        async_to_sync(_receive_within)(layer, staff, 0.3)
-
-
-async def _receive_within(layer, channel, seconds):
-    import asyncio
-
-    async with asyncio.timeout(seconds):
-        return await layer.receive(channel)
+    assert [event["type"] for event in layer_listener.events(staff, 2)] == ["kept", "kept too"]
+    assert layer_listener.nothing_waiting(staff)
 
 
 @pytest.mark.django_db(transaction=True)
-def test_outside_a_transaction_an_event_is_sent_at_once(tenant):
-    staff = _listen(events.staff_group(tenant.pk))
+def test_outside_a_transaction_an_event_is_sent_at_once(tenant, layer_listener):
+    staff = layer_listener.listen(events.staff_group(tenant.pk))
     events.publish({events.staff_group(tenant.pk)}, "now", {"n": 1})
-    assert _received(staff, 1) == [{"type": "now", "data": {"n": 1}}]
+    assert layer_listener.events(staff, 1) == [{"type": "now", "data": {"n": 1}}]

@@ -136,6 +136,12 @@ def test_media_previews_are_type_labels(cloud_connection, payload, deliver, name
     assert Ticket.all_tenants.get().last_message_preview == preview
 
 
+def test_every_labelled_type_is_known_without_translating_the_labels():
+    from tickets.inbound import _LABELLED_TYPES, _labels
+
+    assert set(_labels()) == _LABELLED_TYPES
+
+
 def test_an_older_message_arriving_late_does_not_replace_the_preview(cloud_connection, payload, deliver):
     deliver(cloud_connection, payload("cloud/voice"))  # 1750680300
     deliver(cloud_connection, payload("cloud/image"))  # 1750680120, delivered late

@@ -191,60 +191,40 @@ def test_processing_a_processed_event_again_does_nothing(tenant, cloud_connectio
 # --- real-time events -------------------------------------------------------------------------
 
 
-def _receive(layer, channel, count):
-    """`count` events from `channel`, received in one event loop."""
-
-    async def collect():
-        return [(await layer.receive(channel))["event"] for _ in range(count)]
-
-    return async_to_sync(collect)()
-
-
-def test_events_are_broadcast_to_staff_after_commit(tenant, cloud_connection, payload, deliver):
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"tenant.{tenant.pk}.staff", channel)
+def test_events_are_broadcast_to_staff_after_commit(tenant, cloud_connection, payload, deliver, layer_listener):
+    channel = layer_listener.listen(f"tenant.{tenant.pk}.staff")
     deliver(cloud_connection, payload("cloud/text"))
     deliver(cloud_connection, payload("cloud/image"))
-    received = _receive(layer, channel, 5)
+    received = layer_listener.events(channel, 4)
     assert [event["type"] for event in received] == [
         "ticket.created", "message.created",  # the first message opens the ticket
-        "ticket.updated", "message.created", "message.updated",  # the image, then its failed download
+        "message.created", "message.updated",  # the image (its ticket inside), then its failed download
     ]  # fmt: skip
     ticket = Ticket.all_tenants.get()
     assert received[0]["data"]["id"] == ticket.pk
     assert received[0]["data"]["unread_count"] == 1
     assert received[1]["data"]["text"].startswith("Olá! Meu pedido")
-    assert received[2]["data"]["unread_count"] == 2
-    assert received[3]["data"]["media_status"] == "pending"
-    assert received[4]["data"]["media_status"] == "failed"
+    assert received[1]["data"]["ticket"] == received[0]["data"]
+    assert received[2]["data"]["ticket"]["id"] == ticket.pk
+    assert received[2]["data"]["ticket"]["unread_count"] == 2
+    assert received[2]["data"]["media_status"] == "pending"
+    assert received[3]["data"]["media_status"] == "failed"
+    assert layer_listener.nothing_waiting(channel)
 
 
-def test_nothing_is_broadcast_before_commit(tenant, cloud_connection, payload, published):
+def test_nothing_is_broadcast_before_commit(tenant, cloud_connection, payload, published, layer_listener):
     from whatsapp.tests.inbound_fixtures import post_webhook
 
     post_webhook(cloud_connection, payload("cloud/text"))  # stored; processing waits for the commit
     event = InboundEvent.all_tenants.get()
-    layer = get_channel_layer()
-    channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(f"tenant.{tenant.pk}.staff", channel)
+    channel = layer_listener.listen(f"tenant.{tenant.pk}.staff")
     with tenant_context(tenant):
         inbound_event_process(event_id=event.pk)  # inside the test's transaction: never committed
     assert [(groups, event_type) for groups, event_type, _ in published] == [
         ([f"tenant.{tenant.pk}.agents", f"tenant.{tenant.pk}.staff"], "ticket.created"),
         ([f"tenant.{tenant.pk}.agents", f"tenant.{tenant.pk}.staff"], "message.created"),
     ]
-    assert async_to_sync(_nothing_waiting)(layer, channel)
-
-
-async def _nothing_waiting(layer, channel):
-    import asyncio
-
-    try:
-        await asyncio.wait_for(layer.receive(channel), timeout=0.3)
-    except TimeoutError:
-        return True
-    return False
+    assert layer_listener.nothing_waiting(channel)
 
 
 # --- query budget -----------------------------------------------------------------------------

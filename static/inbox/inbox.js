@@ -179,6 +179,38 @@
     htmx.process(bubble);
   }
 
+  // A flow's work (its trace) joins the open conversation when the ticket or its messages change:
+  // fetch the nodes run after the last one shown; a run still going at the bottom is redrawn whole.
+  let botActivityTimer = null;
+  function refreshBotActivitySoon(id) {
+    clearTimeout(botActivityTimer);
+    botActivityTimer = setTimeout(() => refreshBotActivity(id), 250);
+  }
+  async function refreshBotActivity(id) {
+    const list = messageList();
+    if (!list || id !== openTicketId() || !app.dataset.botActivityUrl) return;
+    const shown = $$(".bot-activity[data-last-trace]", list).map((group) => Number(group.dataset.lastTrace) || 0);
+    let after = Math.max(Number(list.dataset.traceCursor) || 0, ...shown);
+    const last = Array.from(list.children).filter((node) => !node.classList.contains("day-sep")).pop();
+    const tail = last?.classList.contains("bot-activity") ? last : null;
+    if (tail) after = Math.min(after, (Number(tail.dataset.firstTrace) || 1) - 1);
+    const { status, html } = await fetchPartial(`${urlFor(app.dataset.botActivityUrl, id)}?after=${after}`);
+    if (status !== 200 || id !== openTicketId() || messageList() !== list) return;
+    const nodes = nodesOf(html);
+    const groups = nodes.filter((node) => node.classList.contains("bot-activity"));
+    if (!groups.length) return;
+    const stick = nearBottom();
+    if (tail && tail.isConnected) {
+      const again = groups.find((group) => group.dataset.firstTrace === tail.dataset.firstTrace);
+      if (again) again.open = tail.open;
+      tail.remove();
+    }
+    for (const node of nodes) list.appendChild(node);
+    list.dataset.traceCursor = groups[groups.length - 1].dataset.lastTrace;
+    dedupeDays();
+    if (stick) scrollToBottom();
+  }
+
   // --- the ticket list -----------------------------------------------------------------------
 
   function filterQuery() {
@@ -459,7 +491,10 @@
       case "ticket.updated":
         refreshRowSoon(data.id);
         refreshTabsSoon();
-        if (String(data.id) === openTicketId()) refreshHeader(data.id);
+        if (String(data.id) === openTicketId()) {
+          refreshHeader(data.id);
+          refreshBotActivitySoon(String(data.id));
+        }
         break;
       case "ticket.deleted":
         document.getElementById(`ticket-row-${data.id}`)?.remove();
@@ -470,6 +505,7 @@
         if (data.direction === "inbound") refreshTabsSoon();
         if (String(data.ticket_id) === openTicketId()) {
           showMessage(data.id);
+          refreshBotActivitySoon(String(data.ticket_id));
           if (data.direction === "inbound") markReadSoon();
         }
         if (data.direction === "inbound") announce(data.ticket_id);

@@ -57,6 +57,8 @@ FEATURE_ROUTES = [
     ("transcribe", lambda objs: f"/api/v1/ai/messages/{objs['message'].pk}/transcribe", {}),
     ("qualify", lambda objs: f"/api/v1/ai/deals/{objs['deal'].pk}/qualify", {}),
     ("compose", lambda objs: "/api/v1/ai/compose", {"text": "oi", "action": "formal"}),
+    ("connection_test", lambda objs: "/api/v1/ai/settings/test", {}),
+    ("optimize", lambda objs: "/api/v1/knowledge/proposals/optimize", {}),
 ]
 
 

@@ -75,7 +75,7 @@ def test_the_reason_reads_in_portuguese_for_a_brazilian_workspace(client, admin_
 
 
 def test_voice_notes_show_their_transcript_or_a_transcribe_button(
-    client, admin_user, tenant, ticket, settings, tmp_path, django_assert_max_num_queries
+    client, admin_user, tenant, ticket, ai_settings, settings, tmp_path, django_assert_max_num_queries
 ):
     from django.core.files.base import ContentFile
 
@@ -97,6 +97,34 @@ def test_voice_notes_show_their_transcript_or_a_transcribe_button(
         html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
     assert "Quero trocar o tamanho" in html and "Pode ser amanhã" in html
     assert html.count('data-ai="transcribe"') == 1
-    assert f'data-ai-url="/api/v1/ai/messages/{voices[2].pk}/transcribe"' in html
+    assert f'data-ai-url="/api/v1/ai/messages/{voices[2].pk}/transcribe" title="Transcribe this voice note' in html
     # The transcripts come with the messages (joined), not one query per voice note.
     assert not [query for query in captured.captured_queries if 'FROM "ai_messagetranscript"' in query["sql"]]
+
+
+@pytest.mark.parametrize(
+    "ai_setup, reason",
+    [
+        (None, "AI is not configured for this workspace. An admin can set it up."),
+        ({"enabled": False}, "AI is switched off for this workspace."),
+        ({"transcription_model": ""}, "This AI feature needs a model that is not configured."),
+    ],
+)
+def test_the_transcribe_button_is_off_with_the_reason_without_transcription(
+    client, admin_user, tenant, ticket, settings, tmp_path, ai_setup, reason
+):
+    from django.core.files.base import ContentFile
+
+    from tickets.models import Message
+
+    if ai_setup is not None:
+        AISettingsFactory(tenant=tenant, chat_model="fake-chat", **ai_setup)
+    settings.MEDIA_ROOT = str(tmp_path)
+    voice = MessageFactory(tenant=tenant, ticket=ticket, type="voice", text="", media_status="ready")
+    voice.media_file.save("voice.ogg", ContentFile(b"OggS"), save=False)
+    Message.all_tenants.filter(pk=voice.pk).update(media_file=voice.media_file.name)
+    client.force_login(admin_user)
+    for url in (f"/inbox/tickets/{ticket.pk}/", f"/inbox/messages/{voice.pk}/"):  # page and live bubble
+        html = client.get(url, **HTMX).content.decode()
+        (button,) = re.findall(r'<button type="button" class="ai-transcribe small" data-ai="transcribe"[^>]*>', html)
+        assert "disabled" in button and f'title="{reason}"' in button

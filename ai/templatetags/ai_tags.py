@@ -1,5 +1,7 @@
 """The inbox asks whether AI can be used, to enable its buttons or say why they are off."""
 
+import json
+
 from django import template
 from django.utils.translation import gettext as _
 
@@ -30,3 +32,19 @@ def ai_assist_state(context) -> dict:
     if request is not None:
         request._ai_assist_state = state
     return state
+
+
+@register.simple_tag
+def ai_result_labels() -> str:
+    """The words the inbox's script shows for the AI's answers (sentiments, BANT fields), as JSON."""
+    from ai.models import TicketInsight
+    from crm.models import Deal
+
+    labels = {str(value): str(label) for value, label in TicketInsight.Sentiment.choices}
+    labels.update(
+        {
+            name: str(Deal._meta.get_field(name).verbose_name).capitalize()
+            for name in ("budget", "authority", "need", "timeline")
+        }
+    )
+    return json.dumps(labels, ensure_ascii=False)

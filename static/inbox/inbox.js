@@ -852,6 +852,22 @@
         aiPanelShow(panel, panel.dataset.msgSummary, [paragraph(body.summary, "ai-summary")]);
         return;
       }
+      let labels = {};
+      try { labels = JSON.parse(panel.dataset.labels || "{}"); } catch (_) { labels = {}; }
+      if (button.dataset.ai === "classify") {
+        const sentiment = labels[body.sentiment] || body.sentiment || "—";
+        aiPanelShow(panel, panel.dataset.msgClassified, [paragraph(`${sentiment} · ${body.category || "—"}`, "ai-summary")]);
+        return;
+      }
+      if (button.dataset.ai === "qualify") {
+        const lines = ["budget", "authority", "need", "timeline"].map((field) => {
+          const quote = body.evidence?.[field]?.quote;
+          const value = body[field] === null || body[field] === "" ? "—" : body[field];
+          return paragraph(`${labels[field] || field}: ${value}${quote ? ` — “${quote}”` : ""}`, "small");
+        });
+        aiPanelShow(panel, panel.dataset.msgQualified, lines);
+        return;
+      }
       const replies = body.replies.map((text) => {
         const choice = document.createElement("button");
         choice.type = "button";
@@ -871,6 +887,43 @@
       button.disabled = false;
     }
   }
+  // The composer's "Rewrite…" menu: the draft goes to /api/v1/ai/compose and comes back rewritten.
+  async function aiCompose(select) {
+    const [action, target] = select.value.split(":");
+    select.value = "";
+    const panel = $("#ai-panel");
+    const textarea = composer()?.querySelector("textarea");
+    if (!action || !textarea || !panel) return;
+    const say = (text) => {
+      const node = document.createElement("p");
+      node.className = "ai-error";
+      node.textContent = text;
+      aiPanelShow(panel, panel.dataset.msgRewrite, [node]);
+    };
+    if (!textarea.value.trim()) { say(panel.dataset.msgEmptyDraft); return; }
+    select.disabled = true;
+    try {
+      const response = await fetch(select.dataset.aiCompose, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ text: textarea.value, action, target_language: target || null }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) { say(body.detail || app.dataset.msgError); return; }
+      textarea.value = body.text;
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+      textarea.focus();
+    } catch (_) {
+      say(app.dataset.msgOffline);
+    } finally {
+      select.disabled = false;
+    }
+  }
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest?.("[data-ai-compose]");
+    if (select) aiCompose(select);
+  });
   document.addEventListener("click", (event) => {
     const trigger = event.target.closest("[data-ai-url], [data-ai-reply], [data-ai-close]");
     if (!trigger) return;

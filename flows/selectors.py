@@ -72,12 +72,20 @@ def editor_choices(*, tenant: Tenant, flow: Flow) -> dict[str, list]:
     }
 
 
-def ticket_trace_list(*, ticket, since=None, until=None) -> QuerySet[FlowTrace]:
+def ticket_trace_list(*, ticket, since=None, until=None, after_id=None) -> QuerySet[FlowTrace]:
     """The nodes flows executed on a ticket between two instants (either end open), oldest first,
-    for the inbox's history (the tenant's manager keeps other tenants' traces out)."""
+    for the inbox's history (the tenant's manager keeps other tenants' traces out). `after_id`:
+    only the traces recorded after that one (the inbox's live refresh)."""
     traces = FlowTrace.objects.filter(run__ticket=ticket).select_related("run__flow")
+    if after_id is not None:
+        traces = traces.filter(pk__gt=after_id)
     if since is not None:
         traces = traces.filter(at__gte=since)
     if until is not None:
         traces = traces.filter(at__lt=until)
     return traces.order_by("at", "id")
+
+
+def ticket_trace_cursor(*, ticket) -> int:
+    """The id of the ticket's latest trace (0 without any): the inbox asks for the ones after it."""
+    return FlowTrace.objects.filter(run__ticket=ticket).order_by("-id").values_list("id", flat=True).first() or 0

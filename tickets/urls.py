@@ -16,6 +16,7 @@ urlpatterns = [
     path("tickets/<int:ticket_id>/", views.conversation, name="conversation"),
     path("tickets/<int:ticket_id>/row/", views.ticket_row, name="ticket-row"),
     path("tickets/<int:ticket_id>/header/", views.conversation_header, name="conversation-header"),
+    path("tickets/<int:ticket_id>/bot-activity/", views.bot_activity, name="bot-activity"),
     path("tickets/<int:ticket_id>/messages/", views.messages_older, name="messages-older"),
     path("tickets/<int:ticket_id>/send/", views.message_send, name="message-send"),
     path("tickets/<int:ticket_id>/quick-replies/", views.quick_replies, name="quick-replies"),

@@ -57,6 +57,8 @@ FEATURE_ROUTES = [
     ("transcribe", lambda objs: f"/api/v1/ai/messages/{objs['message'].pk}/transcribe", {}),
     ("qualify", lambda objs: f"/api/v1/ai/deals/{objs['deal'].pk}/qualify", {}),
     ("compose", lambda objs: "/api/v1/ai/compose", {"text": "oi", "action": "formal"}),
+    ("connection_test", lambda objs: "/api/v1/ai/settings/test", {}),
+    ("optimize", lambda objs: "/api/v1/knowledge/proposals/optimize", {}),
 ]
 
 
@@ -82,7 +84,9 @@ def test_every_feature_answers_409_when_ai_is_not_configured(
 # --- Summarize and classify -------------------------------------------------------------------
 
 
-def test_summarize_stores_the_summary_and_meters_the_call(admin_client, tenant, ticket, ai_settings, fake_openai):
+def test_summarize_stores_the_summary_and_meters_the_call(
+    admin_client, admin_user, tenant, ticket, ai_settings, fake_openai
+):
     fake_openai.reply("- Pedido 1234 atrasado\n- Agente verificando", prompt_tokens=321, completion_tokens=17)
     response = admin_client.post(f"/api/v1/ai/tickets/{ticket.pk}/summarize")
     assert response.status_code == 200, response.content
@@ -102,6 +106,9 @@ def test_summarize_stores_the_summary_and_meters_the_call(admin_client, tenant, 
         {"feature": "summarize", "model": "fake-chat", "prompt_tokens": 321, "completion_tokens": 17,
          "succeeded": True, "error_code": "", "ticket_id": ticket.pk}
     ]  # fmt: skip
+    usage = AIUsage.all_tenants.get(tenant=tenant)
+    assert usage.user_id == admin_user.pk
+    assert usage.latency_ms is not None and usage.latency_ms >= 0
 
 
 def test_a_ticket_without_messages_is_refused_before_calling(admin_client, tenant, ai_settings, fake_openai):

@@ -139,6 +139,26 @@ def test_an_agent_that_does_not_answer_new_tickets_leaves_routing_alone(tenant, 
     assert fake_openai.chat_requests() == []
 
 
+def test_a_ticket_already_waiting_for_people_gets_no_agent_when_the_customer_writes_again(
+    tenant, ai_on, article, lia, fake_openai, say
+):
+    """Decision (docs/AI.md): like Chatwoot's agent bots and Whaticket's chatbot, the agent takes a
+    conversation only as it starts; a customer already waiting in a queue is not handed to a bot."""
+    lia.answers_new_tickets = False
+    lia.save()
+    say("Quanto tempo leva a entrega?")  # routed to people: greeting, waiting in the queue
+    lia.answers_new_tickets = True
+    lia.save()
+    _known(fake_openai, article)
+    say("Alguém aí?")
+    ticket = _ticket(tenant)
+    assert (ticket.is_bot, ticket.status) == (False, Ticket.Status.PENDING)
+    assert fake_openai.chat_requests() == []
+    assert [sender for sender, _text in _outbound(tenant)] == ["system"]
+    with tenant_context(tenant):
+        assert not BotSession.objects.exists()
+
+
 def test_without_ai_configured_nobody_pretends_to_answer(tenant, ai_on, lia, say):
     ai_on.enabled = False
     ai_on.save()

@@ -1,3 +1,4 @@
+# ruff: noqa: F401, F811 — fixtures imported for these tests
 """AI agents: the API, and bot_reply against the fake provider with real (indexed) articles."""
 
 import pytest
@@ -11,6 +12,7 @@ from crm.tests.factories import ContactFactory
 from tenants.context import tenant_context
 from tickets.models import Message, Ticket
 from tickets.tests.factories import MessageFactory, QueueFactory, TicketFactory
+from whatsapp.tests.inbound_fixtures import published
 
 pytestmark = pytest.mark.django_db
 
@@ -103,6 +105,18 @@ def test_customer_asking_for_a_person_hands_over(tenant, ticket, agent, handoff_
     assert outcome.reason == "person_asked"
     assert "pediu para falar com uma pessoa" in _handed_over(tenant, ticket, handoff_queue)
     assert fake_openai.chat_requests() == []
+
+
+def test_a_handoff_notifies_the_agents_of_the_handoff_queue(
+    tenant, ticket, agent, handoff_queue, ai_settings, published, django_capture_on_commit_callbacks
+):
+    from tickets.events import queue_group
+
+    with django_capture_on_commit_callbacks(execute=True):
+        outcome = _reply(tenant, ticket, agent, "Quero falar com um atendente")
+    assert outcome.reason == "person_asked"
+    announced = [groups for groups, kind, data in published if kind == "ticket.updated" and data["id"] == ticket.pk]
+    assert any(queue_group(tenant.pk, handoff_queue.pk) in groups for groups in announced), published
 
 
 def test_nothing_relevant_found_hands_over(

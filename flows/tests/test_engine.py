@@ -189,6 +189,10 @@ def test_condition_all_and_any(console):
         ("", "empty", None, True),
         (None, "not_empty", None, False),
         ("pedido 123", "ends_with", "123", True),
+        ("Pedido Atrasado", "contains", "atras", True),
+        ("Pedido Atrasado", "starts_with", "pedido", True),
+        ("Pedido Atrasado", "starts_with", "atrasado", False),
+        ("1.234,50", "greater", "1000", True),
         ("x", "regex", "(", False),  # a broken pattern is false, not an error
     ],
 )

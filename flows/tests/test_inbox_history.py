@@ -56,3 +56,49 @@ def test_other_tickets_and_other_tenants_traces_stay_out(client, admin_user, ten
     assert len(_activity(html)) == 1
     assert "Deste ticket" in html
     assert "De outro ticket" not in html and "De outro cliente" not in html
+
+
+def test_the_open_conversation_fetches_the_nodes_run_after_the_ones_it_shows(client, admin_user, tenant, ticket):
+    run = _run(tenant, ticket, "Boas-vindas")
+    first = FlowTraceFactory(tenant=tenant, run=run, node_id="hello", node_type="send_message", output={"sent": {}})
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert f'data-trace-cursor="{first.pk}"' in html
+    (activity,) = _activity(html)
+    assert f'data-first-trace="{first.pk}" data-last-trace="{first.pk}"' in activity
+
+    # The flow goes on (the inbox hears of it through the ticket's and messages' events).
+    later = FlowTraceFactory(tenant=tenant, run=run, node_id="ask_email", node_type="ask", output={"waiting": "input"})
+    other_run = _run(tenant, ticket, "Pesquisa")
+    last = FlowTraceFactory(tenant=tenant, run=other_run, node_id="bye", node_type="close_ticket")
+    fresh = client.get(f"/inbox/tickets/{ticket.pk}/bot-activity/?after={first.pk}", **HTMX).content.decode()
+    groups = _activity(fresh)
+    assert len(groups) == 2
+    assert f'data-flow-run="{run.pk}" data-first-trace="{later.pk}" data-last-trace="{later.pk}"' in groups[0]
+    assert "ask_email" in groups[0] and "hello" not in fresh
+    assert f'data-flow-run="{other_run.pk}"' in groups[1] and "bye" in groups[1]
+
+    # A run still going at the bottom is asked for again from its first node, and redrawn whole.
+    whole = client.get(f"/inbox/tickets/{ticket.pk}/bot-activity/?after={first.pk - 1}", **HTMX).content.decode()
+    assert f'data-first-trace="{first.pk}" data-last-trace="{later.pk}"' in _activity(whole)[0]
+    nothing = client.get(f"/inbox/tickets/{ticket.pk}/bot-activity/?after={last.pk}", **HTMX).content.decode()
+    assert _activity(nothing) == []
+
+
+def test_a_conversation_without_traces_starts_its_cursor_at_the_latest_one(client, admin_user, tenant, ticket):
+    client.force_login(admin_user)
+    html = client.get(f"/inbox/tickets/{ticket.pk}/", **HTMX).content.decode()
+    assert 'data-trace-cursor="0"' in html
+    assert 'data-bot-activity-url="/inbox/tickets/0/bot-activity/"' in client.get("/inbox/").content.decode()
+
+
+def test_the_live_bot_activity_is_only_for_visible_tickets_of_the_tenant(
+    client, admin_user, tenant, other_tenant, ticket
+):
+    foreign = TicketFactory(tenant=other_tenant)
+    FlowTraceFactory(tenant=other_tenant, run=_run(other_tenant, foreign, "De outro cliente"), node_type="start")
+    client.force_login(admin_user)
+    response = client.get(f"/inbox/tickets/{foreign.pk}/bot-activity/?after=0", **HTMX)
+    assert response.status_code == 404
+    assert "De outro cliente" not in response.content.decode()
+    assert client.get(f"/inbox/tickets/{ticket.pk}/bot-activity/?after=nonsense", **HTMX).status_code == 200

@@ -201,6 +201,40 @@ def test_handoff_puts_the_ticket_in_the_queue_for_people(say, publish, tenant, t
     assert bot_texts() == ["Um atendente já vem"]
 
 
+def test_handoff_to_a_person_assigns_the_ticket_to_them(say, publish, admin_user, the_ticket, the_run, bot_texts):
+    publish(
+        graph(
+            ("start", "start", {}),
+            ("person", "handoff", {"user_id": admin_user.pk, "text": "A Ana já te atende"}),
+            edges=[("start", "person")],
+        )
+    )
+    say("oi")
+    ticket = the_ticket()
+    assert (ticket.assignee, ticket.is_bot) == (admin_user, False)
+    assert the_run().status == FlowRun.Status.HANDED_OVER
+    assert bot_texts() == ["A Ana já te atende"]
+
+
+@pytest.mark.parametrize(
+    ("trigger_config", "text", "starts"),
+    [
+        ({"keywords": ["oi"], "match": "exact"}, "  OI ", True),
+        ({"keywords": ["oi"], "match": "exact"}, "oi, tudo bem?", False),
+        ({"keywords": ["boleto"], "match": "contains"}, "Quero a segunda via do BOLETO", True),
+        ({"keywords": [r"^pedido\s*#?\d+$"], "match": "regex"}, "Pedido #1234", True),
+        ({"keywords": [r"^pedido\s*#?\d+$"], "match": "regex"}, "meu pedido atrasou", False),
+    ],
+)
+def test_keyword_triggers_match_exactly_by_containment_or_by_regex(
+    say, publish, bot_texts, trigger_config, text, starts
+):
+    publish(graph(("start", "start", {}), ("hi", "send_message", {"text": "Olá!"}), edges=[("start", "hi")]),
+            trigger_config=trigger_config)  # fmt: skip
+    say(text)
+    assert bot_texts() == (["Olá!"] if starts else [])
+
+
 def test_ai_reply_without_an_ai_agent_hands_over_with_a_clear_trace(say, publish, the_run, the_ticket, tenant):
     publish(graph(("start", "start", {}), ("ai", "ai_reply", {}), edges=[("start", "ai")]))
     say("oi")

@@ -179,6 +179,38 @@
     htmx.process(bubble);
   }
 
+  // A flow's work (its trace) joins the open conversation when the ticket or its messages change:
+  // fetch the nodes run after the last one shown; a run still going at the bottom is redrawn whole.
+  let botActivityTimer = null;
+  function refreshBotActivitySoon(id) {
+    clearTimeout(botActivityTimer);
+    botActivityTimer = setTimeout(() => refreshBotActivity(id), 250);
+  }
+  async function refreshBotActivity(id) {
+    const list = messageList();
+    if (!list || id !== openTicketId() || !app.dataset.botActivityUrl) return;
+    const shown = $$(".bot-activity[data-last-trace]", list).map((group) => Number(group.dataset.lastTrace) || 0);
+    let after = Math.max(Number(list.dataset.traceCursor) || 0, ...shown);
+    const last = Array.from(list.children).filter((node) => !node.classList.contains("day-sep")).pop();
+    const tail = last?.classList.contains("bot-activity") ? last : null;
+    if (tail) after = Math.min(after, (Number(tail.dataset.firstTrace) || 1) - 1);
+    const { status, html } = await fetchPartial(`${urlFor(app.dataset.botActivityUrl, id)}?after=${after}`);
+    if (status !== 200 || id !== openTicketId() || messageList() !== list) return;
+    const nodes = nodesOf(html);
+    const groups = nodes.filter((node) => node.classList.contains("bot-activity"));
+    if (!groups.length) return;
+    const stick = nearBottom();
+    if (tail && tail.isConnected) {
+      const again = groups.find((group) => group.dataset.firstTrace === tail.dataset.firstTrace);
+      if (again) again.open = tail.open;
+      tail.remove();
+    }
+    for (const node of nodes) list.appendChild(node);
+    list.dataset.traceCursor = groups[groups.length - 1].dataset.lastTrace;
+    dedupeDays();
+    if (stick) scrollToBottom();
+  }
+
   // --- the ticket list -----------------------------------------------------------------------
 
   function filterQuery() {
@@ -459,7 +491,10 @@
       case "ticket.updated":
         refreshRowSoon(data.id);
         refreshTabsSoon();
-        if (String(data.id) === openTicketId()) refreshHeader(data.id);
+        if (String(data.id) === openTicketId()) {
+          refreshHeader(data.id);
+          refreshBotActivitySoon(String(data.id));
+        }
         break;
       case "ticket.deleted":
         document.getElementById(`ticket-row-${data.id}`)?.remove();
@@ -472,6 +507,7 @@
         if (data.direction === "inbound") refreshTabsSoon();
         if (String(data.ticket_id) === openTicketId()) {
           showMessage(data.id);
+          refreshBotActivitySoon(String(data.ticket_id));
           if (data.direction === "inbound") markReadSoon();
         }
         if (data.direction === "inbound") announce(data.ticket_id);
@@ -818,6 +854,22 @@
         aiPanelShow(panel, panel.dataset.msgSummary, [paragraph(body.summary, "ai-summary")]);
         return;
       }
+      let labels = {};
+      try { labels = JSON.parse(panel.dataset.labels || "{}"); } catch (_) { labels = {}; }
+      if (button.dataset.ai === "classify") {
+        const sentiment = labels[body.sentiment] || body.sentiment || "—";
+        aiPanelShow(panel, panel.dataset.msgClassified, [paragraph(`${sentiment} · ${body.category || "—"}`, "ai-summary")]);
+        return;
+      }
+      if (button.dataset.ai === "qualify") {
+        const lines = ["budget", "authority", "need", "timeline"].map((field) => {
+          const quote = body.evidence?.[field]?.quote;
+          const value = body[field] === null || body[field] === "" ? "—" : body[field];
+          return paragraph(`${labels[field] || field}: ${value}${quote ? ` — “${quote}”` : ""}`, "small");
+        });
+        aiPanelShow(panel, panel.dataset.msgQualified, lines);
+        return;
+      }
       const replies = body.replies.map((text) => {
         const choice = document.createElement("button");
         choice.type = "button";
@@ -837,6 +889,43 @@
       button.disabled = false;
     }
   }
+  // The composer's "Rewrite…" menu: the draft goes to /api/v1/ai/compose and comes back rewritten.
+  async function aiCompose(select) {
+    const [action, target] = select.value.split(":");
+    select.value = "";
+    const panel = $("#ai-panel");
+    const textarea = composer()?.querySelector("textarea");
+    if (!action || !textarea || !panel) return;
+    const say = (text) => {
+      const node = document.createElement("p");
+      node.className = "ai-error";
+      node.textContent = text;
+      aiPanelShow(panel, panel.dataset.msgRewrite, [node]);
+    };
+    if (!textarea.value.trim()) { say(panel.dataset.msgEmptyDraft); return; }
+    select.disabled = true;
+    try {
+      const response = await fetch(select.dataset.aiCompose, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { Accept: "application/json", "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+        body: JSON.stringify({ text: textarea.value, action, target_language: target || null }),
+      });
+      const body = await response.json().catch(() => ({}));
+      if (!response.ok) { say(body.detail || app.dataset.msgError); return; }
+      textarea.value = body.text;
+      textarea.dispatchEvent(new Event("input", { bubbles: true }));
+      textarea.focus();
+    } catch (_) {
+      say(app.dataset.msgOffline);
+    } finally {
+      select.disabled = false;
+    }
+  }
+  document.addEventListener("change", (event) => {
+    const select = event.target.closest?.("[data-ai-compose]");
+    if (select) aiCompose(select);
+  });
   document.addEventListener("click", (event) => {
     const trigger = event.target.closest("[data-ai-url], [data-ai-reply], [data-ai-close]");
     if (!trigger) return;

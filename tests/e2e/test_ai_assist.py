@@ -74,3 +74,29 @@ def test_an_agent_summarizes_and_picks_a_suggested_reply(world, server, new_page
         "summarize",
         "suggest_replies",
     ]
+
+
+def test_an_agent_classifies_the_ticket_and_rewrites_a_draft(world, server, new_page, fake_openai):
+    AISettingsFactory(
+        tenant=world["tenant"],
+        base_url=fake_openai.base_url,
+        api_key=fake_openai.api_key,
+        chat_model="fake-chat",
+        ticket_categories=["Delivery", "Billing"],
+    )
+    page = new_page()
+    header = _open_the_ticket(page, world)
+
+    fake_openai.reply({"sentiment": "negative", "category": "Delivery"})
+    header.get_by_role("button", name="Classify").click()
+    expect(page.locator("#ai-panel .ai-summary")).to_have_text("Negative · Delivery")
+    insight = TicketInsight.all_tenants.get(ticket=world["ticket"])
+    assert (insight.sentiment, insight.category) == ("negative", "Delivery")
+
+    textarea = page.locator("#composer textarea")
+    textarea.fill("vou ver isso")
+    fake_openai.reply("Vou verificar isso para você agora mesmo.")
+    page.locator("#composer select.ai-compose").select_option("formal")
+    expect(textarea).to_have_value("Vou verificar isso para você agora mesmo.")
+    sent = fake_openai.chat_requests()[-1]["messages"]
+    assert "vou ver isso" in sent[-1]["content"]

@@ -313,3 +313,36 @@ def test_a_supervisor_runs_the_back_office(world, server, new_page, fake_evoluti
     assert response.status == 200, f"{qrcode} answered {response.status}"
     expect(page.locator("#qr-box[data-status=qrcode] img")).to_be_visible()
     screenshot(page, "admin-qrcode")
+
+
+def test_a_flows_work_shows_live_in_the_open_conversation(world, server, new_page, fake_graph):
+    from flows import services as flow_services
+    from flows.models import Flow
+    from flows.tests.graphs import graph
+
+    ana, connection, tenant = world["ana"], world["connection"], world["tenant"]
+    page = new_page()
+    log_in(page, ana.email, PASSWORD)
+    _live(page)
+    page.locator("label.tab[data-tab=waiting]").click()
+    _customer_writes(server, connection, "Bom dia")
+    row = page.locator(".ticket-row", has_text="Maria Souza")
+    row.click()
+    expect(page.locator("#message-list .msg.in")).to_contain_text("Bom dia")
+    expect(page.locator("#message-list .bot-activity")).to_have_count(0)
+
+    with tenant_context(tenant):
+        flow = flow_services.flow_create(
+            tenant=tenant, actor=None, name="Segunda via", trigger_type=Flow.Trigger.KEYWORD,
+            trigger_config={"keywords": ["boleto"], "match": "contains"},
+            graph=graph(("start", "start", {}), ("hi", "send_message", {"text": "Segue o link do boleto."}),
+                        edges=[("start", "hi")]),
+        )  # fmt: skip
+        flow_services.flow_publish(flow=flow)
+        flow_services.flow_update(flow=flow, is_active=True)
+    _customer_writes(server, connection, "Quero a segunda via do boleto")
+    # Without a reload: the flow's nodes join the conversation next to the bot's message.
+    activity = page.locator("#message-list .bot-activity")
+    expect(activity).to_have_count(1)
+    expect(activity).to_contain_text("Segunda via")
+    expect(page.locator("#message-list .msg.out")).to_contain_text("Segue o link do boleto.")

@@ -17,6 +17,7 @@ from tickets.views.actions import (
     ticket_transfer,
 )
 from tickets.views.conversation import (
+    bot_activity,
     conversation_header,
     message_media,
     message_partial,
@@ -27,6 +28,7 @@ from tickets.views.conversation import (
 from tickets.views.pages import conversation, inbox, ticket_list, ticket_row, ticket_tabs
 
 __all__ = [
+    "bot_activity",
     "contact_update",
     "conversation",
     "conversation_header",

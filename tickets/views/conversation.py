@@ -101,8 +101,15 @@ def _timeline(
             trace = item["trace"]
             last = items[-1]
             if last["kind"] != "bot_activity" or last["run_id"] != trace.run_id:
-                last = {"kind": "bot_activity", "run_id": trace.run_id, "flow": trace.run.flow.name, "steps": []}
+                last = {
+                    "kind": "bot_activity",
+                    "run_id": trace.run_id,
+                    "flow": trace.run.flow.name,
+                    "steps": [],
+                    "first_id": trace.pk,
+                }
                 items.append(last)
+            last["last_id"] = trace.pk
             last["steps"].append({"at": trace.at, "text": trace_text(trace), "node_id": trace.node_id})
             continue
         items.append(item)
@@ -126,8 +133,13 @@ def _page_items(request, ticket: Ticket, before: Message | None = None) -> dict:
         users={user.pk: user for user in users},
         queues={queue.pk: queue for queue in queues},
     )
+    if before is None:  # the latest page: the inbox's live refresh asks for the traces after these
+        trace_cursor = traces[-1].pk if traces else flow_selectors.ticket_trace_cursor(ticket=ticket)
+    else:
+        trace_cursor = None
     return {
         "items": items,
+        "trace_cursor": trace_cursor,
         "has_older": has_older,
         "oldest_id": messages[0].pk if messages else None,
         "ticket": ticket,
@@ -222,6 +234,20 @@ def messages_older(request, ticket_id):
     if before is None:
         raise NotFound()
     return render(request, "inbox/_message_items.html", _page_items(request, ticket, before=before))
+
+
+@require_GET
+@inbox_view
+def bot_activity(request, ticket_id):
+    """The flow nodes run on the ticket after trace `after` (grouped per run, as in the timeline):
+    the open conversation fetches them when the ticket or its messages change, so a flow's work
+    shows without a reload."""
+    ticket = _visible_ticket(request, ticket_id)
+    cursor = request.GET.get("after", "")
+    after = int(cursor) if cursor.isdigit() else 0
+    traces = list(flow_selectors.ticket_trace_list(ticket=ticket, after_id=after)[:TRACES_PER_PAGE])
+    items = _timeline(messages=[], events=[], traces=traces, users={}, queues={})
+    return render(request, "inbox/_bot_activity_items.html", {"items": items})
 
 
 @require_GET

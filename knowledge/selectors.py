@@ -19,6 +19,7 @@ title scores well above a match in the body only.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import math
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import OperationalError, connection, transaction
+from django.db import DataError, OperationalError, connection, connections, transaction
 from django.db.models import BooleanField, Exists, F, FloatField, Func, Max, OuterRef, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
@@ -59,6 +60,10 @@ MIN_SEMANTIC_SIMILARITY = getattr(settings, "KNOWLEDGE_MIN_SEMANTIC_SIMILARITY",
 QUERY_EMBEDDING_CACHE_SECONDS = 3600
 RESCORED_CHUNKS = 100  # chunks nearest by sign bits that get the exact cosine (~0.6 ms each)
 SEMANTIC_TIMEOUT_MS = getattr(settings, "KNOWLEDGE_SEMANTIC_TIMEOUT_MS", 400)
+# pgvector's copy of each chunk's embedding (migration knowledge 0003 adds it only where the `vector`
+# extension exists; not on the model, so raw SQL) and pgvector's limit for a stored vector.
+VECTOR_COLUMN = "embedding_vector"
+VECTOR_MAX_DIMENSIONS = 16000
 HEADLINE_CHARS = 240  # excerpt of an article found by similarity only (no words to highlight)
 # ts_headline markers: control characters no article contains, so the excerpt can be HTML-escaped
 # first and the markers turned into <mark> after.
@@ -519,16 +524,87 @@ def _query_embedding(*, tenant: Tenant, query: str, model: str) -> list[float] |
     return vectors[0]
 
 
+@functools.cache
+def chunk_vector_column_exists(using: str = "default") -> bool:
+    """Whether the chunks have pgvector's `embedding_vector` column (migration knowledge 0003 adds it
+    only where the extension exists). Asked once per process and database alias: the schema only
+    changes by migrations, after which the servers restart."""
+    with connections[using].cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass(%s) AND attname = %s AND NOT attisdropped",
+            [ArticleChunk._meta.db_table, VECTOR_COLUMN],
+        )
+        return cursor.fetchone() is not None
+
+
+def vector_storable(vector) -> bool:
+    """Whether pgvector can hold `vector` (finite values, at most VECTOR_MAX_DIMENSIONS)."""
+    return 0 < len(vector) <= VECTOR_MAX_DIMENSIONS and all(math.isfinite(value) for value in vector)
+
+
 def _similar_articles(*, tenant: Tenant, articles: QuerySet, vector: list[float], model: str, limit: int):
     """[(article id, cosine similarity of its best chunk)], most similar first, among `articles`
     (the search's filters), or None when it takes longer than SEMANTIC_TIMEOUT_MS.
 
-    Without pgvector the vectors are float arrays, and an exact cosine in SQL costs ~0.6 ms a chunk
-    at 1,536 dimensions. So: every chunk is ranked by the Hamming distance of its sign bits to the
-    query's (bit_count of a XOR, microseconds), and only the RESCORED_CHUNKS nearest get the exact
-    cosine. A tenant with fewer chunks than that gets exact results."""
+    With pgvector (chunk_vector_column_exists) the RESCORED_CHUNKS nearest chunks by pgvector's
+    exact cosine distance are taken. Without it the vectors are float arrays, and an exact cosine in
+    SQL costs ~0.6 ms a chunk at 1,536 dimensions. So: every chunk is ranked by the Hamming
+    distance of its sign bits to the query's (bit_count of a XOR, microseconds), and only the
+    RESCORED_CHUNKS nearest get the exact cosine. A tenant with fewer chunks than that gets exact
+    results either way."""
     allowed_sql, allowed_params = articles.values("pk").query.sql_with_params()
     table = ArticleChunk._meta.db_table
+    if chunk_vector_column_exists() and vector_storable(vector):
+        sql, params = _similar_chunks_by_pgvector(
+            tenant=tenant, table=table, allowed=(allowed_sql, allowed_params), vector=vector, model=model, limit=limit
+        )
+    else:
+        sql, params = _similar_chunks_by_arrays(
+            tenant=tenant, table=table, allowed=(allowed_sql, allowed_params), vector=vector, model=model, limit=limit
+        )
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            # A local setting would outlive the savepoint inside a caller's transaction: restore it.
+            cursor.execute("SELECT current_setting('statement_timeout')")
+            [previous] = cursor.fetchone()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{SEMANTIC_TIMEOUT_MS}ms"])
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
+    # QueryCanceled: too slow this time; DataError: an old array pgvector refuses (NaN). Full text alone.
+    except (OperationalError, DataError) as exc:
+        logger.warning("knowledge search: similarity query gave up (%s)", type(exc).__name__)
+        return None
+    return [(article_id, float(similarity)) for article_id, similarity in rows]
+
+
+def _similar_chunks_by_pgvector(*, tenant: Tenant, table: str, allowed, vector, model: str, limit: int):
+    allowed_sql, allowed_params = allowed
+    # A chunk written by a process that started before the column existed has only the array: it is
+    # cast on the fly (the migration backfilled the older ones). The signs' length is the vector's
+    # dimension without reading the (toasted) vector; other dimensions would make `<=>` fail.
+    sql = f"""
+        WITH near AS (
+            SELECT chunk.article_id,
+                   COALESCE(chunk.{VECTOR_COLUMN}, chunk.embedding::vector) <=> %s::float8[]::vector AS distance
+            FROM {table} AS chunk
+            WHERE chunk.tenant_id = %s AND chunk.embedding_model = %s AND chunk.embedding_signs IS NOT NULL
+              AND length(chunk.embedding_signs) = %s AND chunk.article_id IN ({allowed_sql})
+            ORDER BY distance, chunk.id
+            LIMIT %s
+        )
+        SELECT article_id, MAX(1 - distance) AS similarity FROM near
+        WHERE distance <> 'NaN'::float8 AND 1 - distance >= %s
+        GROUP BY article_id
+        ORDER BY similarity DESC, article_id
+        LIMIT %s
+    """
+    params = [vector, tenant.pk, model, len(vector), *allowed_params, RESCORED_CHUNKS, MIN_SEMANTIC_SIMILARITY, limit]
+    return sql, params
+
+
+def _similar_chunks_by_arrays(*, tenant: Tenant, table: str, allowed, vector, model: str, limit: int):
+    allowed_sql, allowed_params = allowed
     sql = f"""
         WITH near AS (
             SELECT chunk.article_id, chunk.embedding FROM {table} AS chunk
@@ -551,19 +627,7 @@ def _similar_articles(*, tenant: Tenant, articles: QuerySet, vector: list[float]
     """
     params = [tenant.pk, model, len(vector), *allowed_params, text.vector_signs(vector), RESCORED_CHUNKS, vector,
               MIN_SEMANTIC_SIMILARITY, limit]  # fmt: skip
-    try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            # A local setting would outlive the savepoint inside a caller's transaction: restore it.
-            cursor.execute("SELECT current_setting('statement_timeout')")
-            [previous] = cursor.fetchone()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [f"{SEMANTIC_TIMEOUT_MS}ms"])
-            cursor.execute(sql, params)
-            rows = cursor.fetchall()
-            cursor.execute("SELECT set_config('statement_timeout', %s, true)", [previous])
-    except OperationalError as exc:  # QueryCanceled: too slow this time, full text alone
-        logger.warning("knowledge search: similarity query gave up (%s)", type(exc).__name__)
-        return None
-    return [(article_id, float(similarity)) for article_id, similarity in rows]
+    return sql, params
 
 
 def _fused(*, tenant: Tenant, text_hits: list[SearchHit], similar: list[tuple[int, float]], limit: int):

@@ -10,13 +10,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, Max
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -229,14 +230,33 @@ def terms_add(*, tenant: Tenant, texts: Sequence[str]) -> None:
 def article_chunk_set_embedding(*, chunk: ArticleChunk, embedding: Sequence[float], model: str) -> ArticleChunk:
     """Stores a chunk's vector. A chunk rebuilt meanwhile (its article changed while the provider
     answered) is left alone: the vector was of the old text."""
-    if not embedding or not all(isinstance(value, int | float) and not isinstance(value, bool) for value in embedding):
+    # Finite values only: a NaN makes every cosine NaN, which PostgreSQL sorts above any number.
+    if not embedding or not all(
+        isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value) for value in embedding
+    ):
         raise InvalidEmbedding()
     chunk.embedding = [float(value) for value in embedding]
     chunk.embedding_model = model
     chunk.embedding_signs = text.vector_signs(chunk.embedding)
-    ArticleChunk.objects.filter(pk=chunk.pk, text=chunk.text).update(
-        embedding=chunk.embedding, embedding_model=model, embedding_signs=chunk.embedding_signs
-    )
+    if not selectors.chunk_vector_column_exists():
+        ArticleChunk.objects.filter(pk=chunk.pk, text=chunk.text).update(
+            embedding=chunk.embedding, embedding_model=model, embedding_signs=chunk.embedding_signs
+        )
+        return chunk
+    # With pgvector (migration knowledge 0003) the same UPDATE also writes the `vector` copy search
+    # ranks by; the column is not on the model (it may not exist), hence raw SQL.
+    storable = selectors.vector_storable(chunk.embedding)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE {ArticleChunk._meta.db_table}
+            SET embedding = %s, embedding_model = %s, embedding_signs = %s::varbit,
+                {selectors.VECTOR_COLUMN} = %s::float8[]::vector
+            WHERE id = %s AND tenant_id = %s AND text = %s
+            """,
+            [chunk.embedding, model, chunk.embedding_signs, chunk.embedding if storable else None, chunk.pk,
+             chunk.tenant_id, chunk.text],
+        )  # fmt: skip
     return chunk
 
 
@@ -281,7 +301,7 @@ def article_chunks_embed(*, tenant: Tenant, article_ids: list[int] | None = None
                 for chunk, vector in zip(chunks, vectors, strict=True):
                     article_chunk_set_embedding(chunk=chunk, embedding=vector, model=model)
             except InvalidEmbedding:
-                logger.warning("knowledge embeddings: tenant=%s got an empty vector from %s", tenant.pk, model)
+                logger.warning("knowledge embeddings: tenant=%s got an invalid vector from %s", tenant.pk, model)
                 break
             done += len(chunks)
     return done

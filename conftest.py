@@ -90,6 +90,30 @@ def _clean_redis():
 
 
 @pytest.fixture
+def fake_openai():
+    """A fake OpenAI-compatible server on 127.0.0.1 (ai/tests/fakes.py), scripted per test."""
+    from ai.tests.fakes import FakeOpenAI
+
+    with FakeOpenAI() as server:
+        yield server
+
+
+@pytest.fixture
+def ai_on_fake(fake_openai, settings):
+    """ai_on_fake(tenant, **fields) → the tenant's AI settings pointed at `fake_openai` (chat model
+    "fake-chat"; a loopback provider address, allowed in tests)."""
+    from ai.tests.factories import AISettingsFactory
+
+    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
+
+    def _configure(tenant, **fields):
+        fields = {"chat_model": "fake-chat", "timeout_seconds": 5, **fields}
+        return AISettingsFactory(tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, **fields)
+
+    return _configure
+
+
+@pytest.fixture
 def tenant(db):
     return TenantFactory(slug="shared", name="Shared Co")
 

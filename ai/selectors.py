@@ -125,14 +125,19 @@ def ai_agent_for(*, agent_id: int | None, connection_id: int | None, queue_id: i
     active = AIAgent.objects.filter(active=True)
     if agent_id:
         return active.filter(pk=agent_id).first()
+    return _first_serving(active, connection_id=connection_id, queue_id=queue_id)
+
+
+def _first_serving(agents, *, connection_id: int | None, queue_id: int | None) -> AIAgent | None:
+    """The first of `agents` naming the connection or the queue, else the first naming neither."""
     serves = Q(connections=connection_id)
     if queue_id:
         serves |= Q(queues=queue_id)
-    found = active.filter(serves).order_by("id").first()
+    found = agents.filter(serves).order_by("id").first()
     if found is not None:
         return found
     return (
-        active.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
+        agents.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
         .filter(n_connections=0, n_queues=0)
         .order_by("id")
         .first()
@@ -143,15 +148,4 @@ def auto_agent_for(*, connection_id: int, queue_id: int | None) -> AIAgent | Non
     """The active agent that answers new tickets of this connection/queue without a flow: the
     first naming the connection or queue, else the first naming neither (serving them all)."""
     answering = AIAgent.objects.filter(active=True, answers_new_tickets=True)
-    serves = Q(connections=connection_id)
-    if queue_id:
-        serves |= Q(queues=queue_id)
-    found = answering.filter(serves).order_by("id").first()
-    if found is not None:
-        return found
-    return (
-        answering.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
-        .filter(n_connections=0, n_queues=0)
-        .order_by("id")
-        .first()
-    )
+    return _first_serving(answering, connection_id=connection_id, queue_id=queue_id)

@@ -20,7 +20,7 @@ from typing import Any
 
 from django.utils.translation import gettext_lazy as _
 
-from flows.schema import NODE_SCHEMAS
+from flows.schema import CONDITION_OPERATORS, NODE_SCHEMAS
 
 # Values of the schema's enums as people read them.
 ENUM_LABELS = {
@@ -62,18 +62,8 @@ ENUM_LABELS = {
 }
 
 # Which condition operators make sense for each subject (the engine ignores the rest).
-_COMPARISONS = [
-    "equals",
-    "not_equals",
-    "contains",
-    "starts_with",
-    "ends_with",
-    "greater",
-    "less",
-    "empty",
-    "not_empty",
-    "regex",
-]
+_SUBJECT_OPERATORS = {"has", "not_has", "open", "closed"}  # of tags and business hours only
+_COMPARISONS = [op for op in CONDITION_OPERATORS if op not in _SUBJECT_OPERATORS]
 OPERATORS_BY_SOURCE = {
     "variable": _COMPARISONS,
     "contact": _COMPARISONS,

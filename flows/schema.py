@@ -59,30 +59,18 @@ GRAPH_SCHEMA: dict[str, Any] = {
     },
 }
 
+CONDITION_OPERATORS = [
+    "equals", "not_equals", "contains", "starts_with", "ends_with", "greater", "less", "empty", "not_empty",
+    "regex", "has", "not_has", "open", "closed",
+]  # fmt: skip
+
 _CONDITION_RULE = {
     "type": "object",
     "required": ["source", "operator"],
     "properties": {
         "source": {"enum": ["variable", "contact", "contact_field", "tag", "business_hours", "message"]},
         "field": {"type": "string", "maxLength": 64},
-        "operator": {
-            "enum": [
-                "equals",
-                "not_equals",
-                "contains",
-                "starts_with",
-                "ends_with",
-                "greater",
-                "less",
-                "empty",
-                "not_empty",
-                "regex",
-                "has",
-                "not_has",
-                "open",
-                "closed",
-            ]  # fmt: skip
-        },
+        "operator": {"enum": CONDITION_OPERATORS},
         "value": {"type": ["string", "number", "boolean", "null"]},
     },
 }

@@ -29,18 +29,8 @@ ALWAYS_OPEN = {day: [["00:00", "24:00"]] for day in ("mon", "tue", "wed", "thu",
 
 
 @pytest.fixture
-def fake_openai():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def ai_on(tenant, fake_openai, settings):
-    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
-    return AISettingsFactory(
-        tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, chat_model="fake-chat",
-        transcription_model="fake-whisper", timeout_seconds=5,
-    )  # fmt: skip
+def ai_on(tenant, ai_on_fake):
+    return ai_on_fake(tenant, transcription_model="fake-whisper")
 
 
 @pytest.fixture

@@ -3,8 +3,7 @@ real indexed articles) → the bot's answer, then a handoff when the customer as
 
 import pytest
 
-from ai.tests.factories import AIAgentFactory, AISettingsFactory
-from ai.tests.fakes import FakeOpenAI
+from ai.tests.factories import AIAgentFactory
 from flows.models import Flow, FlowRun, FlowTrace
 from flows.tests.graphs import graph
 from tenants.context import tenant_context
@@ -17,20 +16,10 @@ ON_DELIVERY = {"keywords": ["entrega"], "match": "contains"}
 
 
 @pytest.fixture
-def fake_openai():
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(tenant, fake_openai, settings):
+def bot(tenant, ai_on_fake):
     from knowledge import services as knowledge_services
 
-    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
-    AISettingsFactory(
-        tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, chat_model="fake-chat",
-        timeout_seconds=5,
-    )  # fmt: skip
+    ai_on_fake(tenant)
     with tenant_context(tenant):
         article = knowledge_services.article_create(
             tenant=tenant, actor=None, title="Prazos de entrega", status="published",

@@ -186,21 +186,18 @@ class ArticleProposalViewSet(viewsets.ReadOnlyModelViewSet):
     @extend_schema(request=s.ProposalAcceptSerializer, responses=s.ArticleProposalSerializer)
     @action(detail=True, methods=["post"])
     def accept(self, request, pk=None):
-        proposal = self.get_object()
-        serializer = s.ProposalAcceptSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        accepted = optimize.proposal_accept(proposal=proposal, actor=request.user, **serializer.validated_data)
-        return Response(
-            s.ArticleProposalSerializer(selectors.proposal_list(tenant=request.tenant).get(pk=accepted.pk)).data
-        )
+        return self._review(request, s.ProposalAcceptSerializer, optimize.proposal_accept)
 
     @extend_schema(request=s.ProposalRejectSerializer, responses=s.ArticleProposalSerializer)
     @action(detail=True, methods=["post"])
     def reject(self, request, pk=None):
+        return self._review(request, s.ProposalRejectSerializer, optimize.proposal_reject)
+
+    def _review(self, request, input_serializer, decide):
         proposal = self.get_object()
-        serializer = s.ProposalRejectSerializer(data=request.data)
+        serializer = input_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        rejected = optimize.proposal_reject(proposal=proposal, actor=request.user, **serializer.validated_data)
+        reviewed = decide(proposal=proposal, actor=request.user, **serializer.validated_data)
         return Response(
-            s.ArticleProposalSerializer(selectors.proposal_list(tenant=request.tenant).get(pk=rejected.pk)).data
+            s.ArticleProposalSerializer(selectors.proposal_list(tenant=request.tenant).get(pk=reviewed.pk)).data
         )

@@ -18,24 +18,6 @@ def write_article(tenant):
 
 
 @pytest.fixture
-def fake_openai():
-    from ai.tests.fakes import FakeOpenAI
-
-    with FakeOpenAI() as server:
-        yield server
-
-
-@pytest.fixture
-def ai_with_embeddings(tenant, fake_openai, settings):
+def ai_with_embeddings(tenant, ai_on_fake):
     """The shared tenant's AI pointed at the fake provider, with chat and embeddings models."""
-    from ai.tests.factories import AISettingsFactory
-
-    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
-    return AISettingsFactory(
-        tenant=tenant,
-        base_url=fake_openai.base_url,
-        api_key=fake_openai.api_key,
-        chat_model="fake-chat",
-        embeddings_model="fake-embed",
-        timeout_seconds=5,
-    )
+    return ai_on_fake(tenant, embeddings_model="fake-embed")

@@ -142,9 +142,8 @@ def test_an_earlier_version_is_restored_as_a_new_version(supervisor_client, tena
 
 
 def test_the_review_queue_in_the_admin(
-    supervisor_client, tenant, fake_openai, settings, django_capture_on_commit_callbacks
+    supervisor_client, tenant, fake_openai, ai_on_fake, django_capture_on_commit_callbacks
 ):
-    from ai.tests.factories import AISettingsFactory
     from knowledge.models import ArticleProposal
     from knowledge.tests.factories import ArticleProposalFactory
 
@@ -171,8 +170,7 @@ def test_the_review_queue_in_the_admin(
     optimize_url = reverse("admin:knowledge_articleproposal_optimize")
     response = supervisor_client.post(optimize_url, follow=True)
     assert any("AI is not configured" in message for message in _messages(response))
-    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
-    AISettingsFactory(tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, chat_model="c")
+    ai_on_fake(tenant, chat_model="c")
     ArticleFactory(tenant=tenant, title="Confuso", body="texto confuso", usage_count=50)
     fake_openai.reply({"title": "Claro", "body": "Texto claro.", "reason": "."})
     with django_capture_on_commit_callbacks(execute=True):

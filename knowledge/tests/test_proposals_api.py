@@ -3,7 +3,6 @@
 import pytest
 
 from accounts.models import Role
-from ai.tests.factories import AISettingsFactory
 from knowledge.models import Article, ArticleProposal
 from knowledge.tests.factories import ArticleFactory, ArticleProposalFactory
 
@@ -39,10 +38,9 @@ def test_optimize_without_ai_is_409(clients):
 
 
 def test_optimize_queues_a_run_that_fills_the_queue(
-    tenant, clients, fake_openai, settings, django_capture_on_commit_callbacks
+    tenant, clients, fake_openai, ai_on_fake, django_capture_on_commit_callbacks
 ):
-    settings.AI_ALLOW_PRIVATE_PROVIDER_URLS = True
-    AISettingsFactory(tenant=tenant, base_url=fake_openai.base_url, api_key=fake_openai.api_key, chat_model="c")
+    ai_on_fake(tenant, chat_model="c")
     article = ArticleFactory(tenant=tenant, title="Troca", body="texto confuso")
     ArticleFactory(tenant=tenant, title="Outro", body="outro texto", status="draft")
     fake_openai.reply({"title": "Troca", "body": "Texto claro.", "reason": "Mais claro."})

@@ -85,7 +85,8 @@ class Contact(TenantOwned):
         indexes = [
             models.Index(fields=["tenant", "created_at"], name="crm_contact_tenant_created"),
             GinIndex(name="crm_contact_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
-            # The contact search's number lookups; its text index is in migration 0002 (SQL only).
+            # The contact search's number lookups; tenant-first versions and its text index: migration
+            # 0005 (SQL only).
             GinIndex(fields=["phone"], name="crm_contact_phone_trgm", opclasses=["gin_trgm_ops"]),
             GinIndex(fields=["wa_id"], name="crm_contact_wa_id_trgm", opclasses=["gin_trgm_ops"]),
         ]

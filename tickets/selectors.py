@@ -73,8 +73,8 @@ def ticket_search_q(text: str) -> Q:
     """The contact (as the contacts search finds them: name, profile name or e-mail ignoring case and
     accents, or the number in any formatting), or the text of any of the ticket's messages.
 
-    Two uncorrelated subqueries, each answered by a trigram index (crm_contact_search_trgm and
-    friends, tickets_message_text_trgm): a per-ticket EXISTS over the messages cost a second at
+    Two uncorrelated subqueries, each answered by a trigram index (crm 0005's tenant-first ones on
+    the contact, tickets_message_text_trgm): a per-ticket EXISTS over the messages cost a second at
     100k tickets (docs/PERFORMANCE.md)."""
     text = text.strip()
     contacts = contact_search(Contact.objects.all(), text).values("pk")

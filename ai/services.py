@@ -46,6 +46,7 @@ from crm.services_sales import deal_update
 from tenants.hours import is_open
 from tenants.models import Tenant
 from tickets.models import Message, Ticket
+from tickets.selectors import customer_messages_after
 from whatsapp.exceptions import ProviderUrlNotAllowed
 from whatsapp.services import provider_url_check
 
@@ -776,14 +777,9 @@ def bot_session_advance(*, session_id: int, unreadable_message_id: int | None = 
                 _release_from_session(ticket, events)
                 return session
             new_messages = list(
-                Message.objects.filter(
-                    ticket=ticket,
-                    direction=Message.Direction.INBOUND,
-                    sender_type=Message.SenderType.CONTACT,
-                    pk__gt=session.last_message_id,
-                )
-                .select_related("ai_transcript")
-                .order_by("pk")[:SESSION_MESSAGES_PER_TURN]
+                customer_messages_after(ticket=ticket, after_id=session.last_message_id).select_related(
+                    "ai_transcript"
+                )[:SESSION_MESSAGES_PER_TURN]
             )
             if not new_messages:
                 return session

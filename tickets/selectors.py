@@ -95,6 +95,17 @@ def last_inbound_message(*, ticket: Ticket) -> Message | None:
     )
 
 
+def customer_messages_after(*, ticket: Ticket, after_id: int) -> QuerySet[Message]:
+    """The customer's messages on the ticket after message `after_id`, oldest first: what a bot
+    (flow run or AI agent session) has not handled yet."""
+    return Message.objects.filter(
+        ticket=ticket,
+        direction=Message.Direction.INBOUND,
+        sender_type=Message.SenderType.CONTACT,
+        pk__gt=after_id,
+    ).order_by("pk")
+
+
 def queue_list() -> QuerySet[Queue]:
     return Queue.objects.prefetch_related("members").order_by("menu_order", "name")
 

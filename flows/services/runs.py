@@ -35,6 +35,7 @@ from flows.exceptions import FlowInvalid
 from flows.models import Flow, FlowRun, FlowTrace
 from tenants.hours import is_open
 from tickets.models import Message, Queue, Ticket
+from tickets.selectors import customer_messages_after
 
 logger = logging.getLogger("flows")
 
@@ -272,14 +273,9 @@ def flow_run_advance(*, run_id: int, now: datetime | None = None) -> FlowRun | N
                 if run.status == FlowRun.Status.RUNNING and run.step_count == 0:
                     engine.start(text=run.variables.get("last_message", ""))
                 new_messages = list(
-                    Message.objects.filter(
-                        ticket=ticket,
-                        direction=Message.Direction.INBOUND,
-                        sender_type=Message.SenderType.CONTACT,
-                        pk__gt=run.last_message_id,
-                    )
-                    .order_by("pk")
-                    .values("pk", "text", "payload")[:MESSAGES_PER_ADVANCE]
+                    customer_messages_after(ticket=ticket, after_id=run.last_message_id).values(
+                        "pk", "text", "payload"
+                    )[:MESSAGES_PER_ADVANCE]
                 )
                 for message in new_messages:
                     run.last_message_id = message["pk"]

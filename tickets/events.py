@@ -228,7 +228,8 @@ def _renderer(serializer_class):
     return lambda instance: render(instance, timezone.get_current_timezone() if settings.USE_TZ else None)
 
 
-def _ticket_data(ticket) -> dict:
+def ticket_data(ticket) -> dict:
+    """`TicketSerializer(ticket).data`, rendered by the compiled renderer (the ticket list uses it too)."""
     from tickets.api.serializers import TicketSerializer
 
     return _renderer(TicketSerializer)(ticket)
@@ -241,13 +242,13 @@ def _message_data(message) -> dict:
 
 
 def ticket_created(ticket) -> None:
-    publish(ticket_audience(ticket), "ticket.created", _ticket_data(ticket))
+    publish(ticket_audience(ticket), "ticket.created", ticket_data(ticket))
 
 
 def ticket_updated(ticket, *, previous_audience: set[str] | None = None) -> None:
     """`previous_audience`: who could see the ticket before the change (a transfer or accept moves
     it); they are told too, so their lists drop it."""
-    publish(ticket_audience(ticket) | (previous_audience or set()), "ticket.updated", _ticket_data(ticket))
+    publish(ticket_audience(ticket) | (previous_audience or set()), "ticket.updated", ticket_data(ticket))
 
 
 def ticket_deleted(ticket) -> None:
@@ -264,12 +265,12 @@ def inbound_message_created(message, *, ticket_created: bool = False, ticket_cha
     instead of a `ticket.updated` beside every message. A ticket the message opened
     (`ticket.created`) or changed otherwise (reopened, rated: `ticket.updated`) is announced first."""
     ticket = message.ticket
-    audience, ticket_data = ticket_audience(ticket), _ticket_data(ticket)
+    audience, payload = ticket_audience(ticket), ticket_data(ticket)
     if ticket_created:
-        publish(audience, "ticket.created", ticket_data)
+        publish(audience, "ticket.created", payload)
     elif ticket_changed:
-        publish(audience, "ticket.updated", ticket_data)
-    publish(audience, "message.created", {**_message_data(message), "ticket": ticket_data})
+        publish(audience, "ticket.updated", payload)
+    publish(audience, "message.created", {**_message_data(message), "ticket": payload})
 
 
 def message_updated(message) -> None:

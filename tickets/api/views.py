@@ -13,7 +13,7 @@ from accounts.models import User
 from accounts.permissions import IsTenantMember, IsTenantStaff
 from config.errors import NotFound, ValidationFailed
 from crm.models import Tag
-from tickets import inbound, presence, selectors, services
+from tickets import events, inbound, presence, selectors, services
 from tickets.api import serializers as s
 from tickets.api.filters import TicketFilter
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
@@ -53,6 +53,12 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def get_queryset(self):
         return selectors.ticket_list_for_user(user=self.request.user, role=_role(self.request))
+
+    def list(self, request, *args, **kwargs):
+        # The page is rendered by the real-time payloads' compiled TicketSerializer (the same dicts,
+        # pinned by whatsapp/tests/test_inbound_fast_paths.py), about twice as fast as DRF's walk.
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        return self.get_paginated_response([events.ticket_data(ticket) for ticket in page])
 
     def _respond(self, ticket):
         return Response(s.TicketSerializer(ticket).data)

@@ -58,9 +58,9 @@ def test_ticket_and_contact_payloads_equal_the_api_serializer(tenant, make_membe
     with tenant_context(tenant):
         for ticket in (tagged, plain, tagged):  # reused serializers keep nothing of the previous object
             ticket = Ticket.objects.get(pk=ticket.pk)
-            assert events._ticket_data(ticket) == TicketSerializer(ticket).data
-            assert events._ticket_data(ticket)["contact"] == ContactSerializer(ticket.contact).data
-        assert [tag["name"] for tag in events._ticket_data(tagged)["tags"]] == ["atraso", "vip"]
+            assert events.ticket_data(ticket) == TicketSerializer(ticket).data
+            assert events.ticket_data(ticket)["contact"] == ContactSerializer(ticket.contact).data
+        assert [tag["name"] for tag in events.ticket_data(tagged)["tags"]] == ["atraso", "vip"]
         assert events._message_data(author)["author"]["id"] == agent.pk
 
 

@@ -1,18 +1,15 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
 from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from ai import selectors as ai_selectors
 from config.errors import ProsaError
 from knowledge import optimize, selectors, services
 from knowledge.models import Article, ArticleProposal, ArticleVersion, Language
-from knowledge.tasks import knowledge_optimize_task
 from tenants.admin import ObjectTenantAdmin, ReadOnlyInline, is_platform_view
 from tenants.context import get_current_tenant, tenant_context
 
@@ -229,12 +226,10 @@ class ArticleProposalAdmin(ObjectTenantAdmin):
         if request.method != "POST" or tenant is None or not self.has_change_permission(request):
             raise PermissionDenied
         try:
-            ai_selectors.ai_settings_require()
+            optimize.knowledge_optimize_request(tenant=tenant, actor=request.user)
         except ProsaError as exc:
             self.message_user(request, str(exc.detail), messages.ERROR)
         else:
-            tenant_id, actor_id = tenant.pk, request.user.pk
-            transaction.on_commit(lambda: knowledge_optimize_task.delay(tenant_id=tenant_id, actor_id=actor_id))
             self.message_user(
                 request, _("The AI is reviewing the knowledge base; its proposals will appear here."), messages.INFO
             )

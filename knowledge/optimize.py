@@ -75,6 +75,22 @@ def _article_fields(answer: dict) -> tuple[str, str, str] | None:
     return title, body, str(answer.get("reason") or "").strip()[:2000]
 
 
+def knowledge_optimize_request(
+    *, tenant: Tenant, actor: User, kinds: list[str] | None = None, article_ids: list[int] | None = None
+) -> None:
+    """Queues an optimize run (a worker calls the provider) once the caller's transaction commits.
+    409 `ai_not_configured` at once without AI, rather than a run that would fail."""
+    from knowledge.tasks import knowledge_optimize_task  # the task module imports this one
+
+    ai_selectors.ai_settings_require()
+    tenant_id, actor_id = tenant.pk, actor.pk
+    transaction.on_commit(
+        lambda: knowledge_optimize_task.delay(
+            tenant_id=tenant_id, actor_id=actor_id, kinds=kinds, article_ids=article_ids
+        )
+    )
+
+
 def knowledge_optimize(
     *,
     tenant: Tenant,

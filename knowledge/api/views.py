@@ -11,12 +11,10 @@ from rest_framework.views import APIView
 
 from accounts.models import Role
 from accounts.permissions import IsTenantMember, IsTenantStaff
-from ai import selectors as ai_selectors
 from knowledge import optimize, selectors, services
 from knowledge.api import serializers as s
 from knowledge.api.filters import ArticleFilter, ArticleProposalFilter
 from knowledge.models import Article, ArticleProposal
-from knowledge.tasks import knowledge_optimize_task
 from tenants.context import require_current_tenant
 
 _STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
@@ -172,14 +170,9 @@ class ArticleProposalViewSet(viewsets.ReadOnlyModelViewSet):
         """Queues an AI run that proposes rewrites, merges and new articles (409 without AI)."""
         serializer = s.OptimizeRequestSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        ai_selectors.ai_settings_require()
         data = serializer.validated_data
-        kinds, article_ids = data.get("kinds"), data.get("articles")
-        tenant_id, actor_id = request.tenant.pk, request.user.pk
-        transaction.on_commit(
-            lambda: knowledge_optimize_task.delay(
-                tenant_id=tenant_id, actor_id=actor_id, kinds=kinds, article_ids=article_ids
-            )
+        optimize.knowledge_optimize_request(
+            tenant=request.tenant, actor=request.user, kinds=data.get("kinds"), article_ids=data.get("articles")
         )
         return Response({"queued": True}, status=status.HTTP_202_ACCEPTED)
 

@@ -8,6 +8,7 @@ from django.db.models import Count, F, Q, QuerySet
 from accounts.models import User
 from ai.exceptions import AINotConfigured
 from ai.models import AIAgent, AISettings, TicketInsight
+from config.batch import batch_memoized, in_batch
 from tickets.models import Message, Ticket
 from tickets.selectors import ticket_visibility_q
 from whatsapp.choices import MessageType
@@ -146,6 +147,9 @@ def _first_serving(agents, *, connection_id: int | None, queue_id: int | None) -
 
 def auto_agent_for(*, connection_id: int, queue_id: int | None) -> AIAgent | None:
     """The active agent that answers new tickets of this connection/queue without a flow: the
-    first naming the connection or queue, else the first naming neither (serving them all)."""
+    first naming the connection or queue, else the first naming neither (serving them all).
+    Most tenants have none: an inbound batch (config.batch) asks that once for all its new tickets."""
     answering = AIAgent.objects.filter(active=True, answers_new_tickets=True)
+    if in_batch() and not batch_memoized(("ai.answers_new_tickets",), answering.exists):
+        return None
     return _first_serving(answering, connection_id=connection_id, queue_id=queue_id)

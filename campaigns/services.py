@@ -34,6 +34,7 @@ from campaigns.exceptions import (
     CampaignStateConflict,
 )
 from campaigns.models import RECIPIENT_RANK, Campaign, CampaignRecipient, CampaignStatus, RecipientStatus
+from config.batch import batch_memoized, in_batch
 from crm.identity import contact_resolve_whatsapp
 from crm.models import Contact, ContactFieldDefinition
 from tenants.hours import DAYS, business_hours_validate, is_open
@@ -548,13 +549,41 @@ _LATEST_CAMPAIGN_MESSAGE_SQL = (
 )
 
 
+_ANY_CAMPAIGN_MESSAGE_SQL = (
+    f"SELECT EXISTS (SELECT 1 FROM {CampaignRecipient._meta.db_table} r "  # noqa: S608 — no value is interpolated
+    f"JOIN {Campaign._meta.db_table} c ON c.id = r.campaign_id "
+    "WHERE r.tenant_id = %s AND c.connection_id = %s AND r.sent_at >= %s AND r.status = ANY(%s))"
+)
+
+
+def _campaign_messages_sent_since(*, tenant_id: int, connection_id: int, since: datetime) -> bool:
+    """Whether the connection sent any campaign message since `since` — asked once per inbound
+    batch (config.batch), so the usual message of a batch, on a connection without a recent
+    campaign, costs no query for it."""
+
+    def read() -> bool:
+        with db_connection.cursor() as cursor:
+            cursor.execute(_ANY_CAMPAIGN_MESSAGE_SQL, [tenant_id, connection_id, since, _replied_to_statuses()])
+            return cursor.fetchone()[0]
+
+    return batch_memoized(("campaigns.sent_since", tenant_id, connection_id), read)
+
+
+def _replied_to_statuses() -> list[str]:
+    return [str(status) for status in _REPLIED_TO_STATUSES]
+
+
 def _latest_campaign_message_locked(*, ticket, since: datetime) -> int | None:
     """The id of the latest campaign message to the ticket's contact on its connection sent since
     `since`, locked. Plain SQL: it runs for every customer message, and almost always finds nothing."""
+    if in_batch() and not _campaign_messages_sent_since(
+        tenant_id=ticket.tenant_id, connection_id=ticket.connection_id, since=since
+    ):
+        return None
     with db_connection.cursor() as cursor:
         cursor.execute(
             _LATEST_CAMPAIGN_MESSAGE_SQL,
-            [ticket.tenant_id, ticket.contact_id, ticket.connection_id, since, [str(s) for s in _REPLIED_TO_STATUSES]],
+            [ticket.tenant_id, ticket.contact_id, ticket.connection_id, since, _replied_to_statuses()],
         )
         row = cursor.fetchone()
     return row[0] if row else None

@@ -75,6 +75,10 @@ class _Outbox:
 
 def _send(deliveries: list[tuple[list[str], dict]]) -> None:
     layer = get_channel_layer()
+    publisher = _pubsub_publisher(layer)
+    if publisher is not None:
+        publisher.publish(deliveries)
+        return
 
     async def send_all():
         # One after the other: a socket receives its events in the order they were published.
@@ -83,6 +87,65 @@ def _send(deliveries: list[tuple[list[str], dict]]) -> None:
                 await layer.group_send(group, message)
 
     _run(send_all)
+
+
+class _PubSubPublisher:
+    """What `RedisPubSubChannelLayer.group_send` does — a PUBLISH of the serialized message on the
+    group's channel of its shard — from synchronous code, every delivery of a commit in one
+    pipelined round trip per shard, without an event loop. The layer's own coroutine path costs a
+    trip into a loop and a lock per group (~1 ms a message in the inbound workers); this is the
+    same wire format, so the consumers (subscribed through the layer) cannot tell the difference.
+    The channel names and shard choice are channels_redis's (pinned by tickets/tests/test_events.py)."""
+
+    def __init__(self, layer, hosts: list[dict], prefix: str):
+        import redis
+
+        self.layer, self.prefix = layer, prefix
+        self.clients = [
+            redis.Redis.from_url(host["address"], **{key: value for key, value in host.items() if key != "address"})
+            for host in hosts
+        ]
+
+    def channel(self, group: str) -> tuple[int, str]:
+        from channels_redis.utils import _consistent_hash
+
+        name = f"{self.prefix}__group__{group}"
+        return _consistent_hash(name, len(self.clients)), name
+
+    def publish(self, deliveries: list[tuple[list[str], dict]]) -> None:
+        pipelines: dict[int, object] = {}
+        for groups, message in deliveries:
+            payload = self.layer.serialize(message)
+            for group in groups:
+                shard, name = self.channel(group)
+                pipeline = pipelines.get(shard)
+                if pipeline is None:
+                    pipeline = pipelines[shard] = self.clients[shard].pipeline(transaction=False)
+                pipeline.publish(name, payload)
+        for pipeline in pipelines.values():
+            pipeline.execute()
+
+
+_publishers: dict[int, tuple[int, _PubSubPublisher | None]] = {}
+
+
+def _pubsub_publisher(layer) -> _PubSubPublisher | None:
+    """The synchronous publisher of the pub/sub layer (one per layer and process: a forked worker
+    makes its own connections); None for any other layer, or hosts given other than by URL
+    (Sentinel), which keep the layer's own path."""
+    from channels_redis.pubsub import RedisPubSubChannelLayer
+    from channels_redis.utils import decode_hosts
+
+    known = _publishers.get(id(layer))
+    if known is not None and known[0] == os.getpid():
+        return known[1]
+    publisher = None
+    if isinstance(layer, RedisPubSubChannelLayer):
+        hosts = decode_hosts(layer._kwargs.get("hosts"))
+        if all("address" in host for host in hosts):
+            publisher = _PubSubPublisher(layer, hosts, layer._kwargs.get("prefix", "asgi"))
+    _publishers[id(layer)] = (os.getpid(), publisher)
+    return publisher
 
 
 _thread_loop = threading.local()

@@ -164,11 +164,14 @@ def _active_ticket(*, connection: Connection, contact: Contact) -> Ticket | None
     return ticket
 
 
-def _open_ticket(*, connection: Connection, contact: Contact, incoming: IncomingMessage) -> tuple[Ticket, bool]:
+def _open_ticket(
+    *, connection: Connection, contact: Contact, incoming: IncomingMessage, contact_is_new: bool
+) -> tuple[Ticket, bool]:
     """For a contact without an active ticket on this connection: a closed one that takes the
-    customer's message (a rating, the reopen window: tickets.routing); else a new one."""
+    customer's message (a rating, the reopen window: tickets.routing); else a new one. A contact
+    created by this very message has no closed ticket to look for."""
     ticket = None
-    if _from_customer(incoming):
+    if _from_customer(incoming) and not contact_is_new:
         ticket = closed_ticket_claim(connection=connection, contact=contact, text=_text(incoming))
     if ticket is not None:
         ticket.contact = contact
@@ -257,7 +260,9 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
             logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
             return None
-        ticket, ticket_created = _open_ticket(connection=connection, contact=contact, incoming=incoming)
+        ticket, ticket_created = _open_ticket(
+            connection=connection, contact=contact, incoming=incoming, contact_is_new=resolved.created
+        )
     ticket.connection, ticket.tenant = connection, connection.tenant  # what routing reads, already loaded
 
     quoted = None

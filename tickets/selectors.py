@@ -8,7 +8,7 @@ every ticket of the tenant. A ticket someone cannot see does not exist for them 
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from config.errors import NotFound
@@ -313,3 +313,20 @@ def member_presence_list() -> list[dict]:
         for membership in Membership.objects.filter(is_active=True, user__is_active=True).select_related("user")
     ]
     return sorted(rows, key=lambda row: (rank[row["status"]], (row["name"] or row["email"]).casefold()))
+
+
+def senders_with_active_ticket(*, connection_id: int, wa_ids: set[str]) -> set[str]:
+    """Which of these WhatsApp senders have a ticket that is not closed on the connection (by the
+    contact's `wa_id` as the provider sends it; a sender known only by a phone variant is not found
+    here, which costs the inbound batch some speed, never correctness). From the contacts, by
+    their unique (tenant, wa_id) index: from the tickets, PostgreSQL chose the wa_id trigram index
+    (20 ms instead of 0.2)."""
+    active = Ticket.objects.filter(contact=OuterRef("pk"), connection_id=connection_id).exclude(
+        status=Ticket.Status.CLOSED
+    )
+    return set(
+        Contact.objects.filter(wa_id__in=wa_ids)
+        .exclude(wa_id="")
+        .filter(Exists(active))
+        .values_list("wa_id", flat=True)
+    )

@@ -26,10 +26,12 @@ from django.db.models import F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config.batch import batch_memo
 from tenants.context import require_current_tenant
 from tickets import events
 from tickets.inbound import inbound_message_apply, message_status_apply
 from tickets.message_changes import message_delete_apply, message_edit_apply
+from tickets.selectors import senders_with_active_ticket
 from whatsapp.choices import InboundEventStatus, Provider
 from whatsapp.models import Connection, InboundEvent
 from whatsapp.providers import get_adapter
@@ -239,11 +241,100 @@ def _apply_in_savepoint(connection: Connection, item: Event) -> None:
 
 
 def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]:
-    """Process a batch of stored deliveries one after the other, each exactly as
-    `inbound_event_process` does — its own transaction, its own outcome: one that fails is marked
-    failed and the next ones still run. Returns each event's final status."""
+    """Process a batch of stored deliveries. Returns each event's final status.
+
+    First all of them in ONE transaction (`_process_together`): the batch locks its events and
+    records their outcomes in one statement each, commits once and publishes its real-time events
+    in one Redis round trip — a third fewer statements per message than a transaction per event.
+    If anything in it fails, nothing of it is kept and every event is processed again on its own,
+    exactly as `inbound_event_process` does — its own transaction, its own outcome: the one that
+    fails is marked failed and the others apply. So the batch either applies whole or behaves as
+    single events do; no failure is ever charged to the wrong event."""
+    ids = list(dict.fromkeys(int(event_id) for event_id in event_ids))
     connections: dict[int, Connection] = {}
-    return {event_id: inbound_event_process(event_id=event_id, connections=connections) for event_id in event_ids}
+    results: dict[int, str | None] = {}
+    alone = ids
+    if len(ids) > 1:
+        try:
+            results, alone = _process_together(ids, connections)
+        except Exception as exc:  # noqa: BLE001 — anything: then each event alone, with its own outcome
+            logger.info("inbound batch processed event by event", extra={"count": len(ids), "error": repr(exc)[:200]})
+            connections.clear()  # nothing loaded inside the rolled-back transaction is kept
+            results, alone = {}, ids
+    for event_id in alone:
+        results[event_id] = inbound_event_process(event_id=event_id, connections=connections)
+    return {event_id: results[event_id] for event_id in ids}
+
+
+def _opens_a_ticket(connection: Connection, items: list[Event], active: set[str]) -> bool:
+    """Whether applying these events may open a ticket: a message from a sender who has no active
+    ticket on the connection (as far as `active`, read at the batch's start, knows)."""
+    return any(
+        isinstance(item, IncomingMessage) and not item.is_group and (item.phone or item.chat_id) not in active
+        for item in items
+    )
+
+
+def _process_together(ids: list[int], connections: dict[int, Connection]) -> tuple[dict[int, str | None], list[int]]:
+    """The batch's events in one transaction — but for those that open a ticket, returned to be
+    processed alone afterwards: opening one takes the tenant's protocol counter (a row lock held
+    until commit), which a batch would hold for all of its length, making every other worker that
+    opens a ticket wait for it. All events of such a sender wait, so a sender's order is kept."""
+    tenant_id = require_current_tenant().pk
+    results: dict[int, str | None] = dict.fromkeys(ids)
+    alone: list[int] = []
+    with batch_memo(), transaction.atomic():
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, connection_id, status, body, attempts FROM {_TABLE} "  # noqa: S608
+                "WHERE tenant_id = %s AND id = ANY(%s) ORDER BY id FOR UPDATE",
+                [tenant_id, ids],
+            )
+            rows = {row[0]: row[1:] for row in cursor.fetchall()}
+        parsed: dict[int, tuple[Connection, list[Event]]] = {}
+        for event_id in ids:  # in the order they were received
+            if event_id not in rows:
+                continue
+            connection_id, status, body, _attempts = rows[event_id]
+            if status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
+                results[event_id] = status
+                continue
+            connection = _connection(connection_id, connections)
+            parsed[event_id] = (connection, _events_for(connection, body, event_id))
+        active = _senders_with_active_ticket(parsed.values())
+        done: list[tuple[int, str, int]] = []
+        for event_id, (connection, mine) in parsed.items():
+            if _opens_a_ticket(connection, mine, active[connection.pk]):
+                alone.append(event_id)
+                for item in mine:  # the sender's later events wait too
+                    if isinstance(item, IncomingMessage):
+                        active[connection.pk].discard(item.phone or item.chat_id)
+                continue
+            for item in mine:
+                _apply(connection, item)  # a failure rolls the batch back: see inbound_events_process
+            results[event_id] = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
+            done.append((event_id, results[event_id], rows[event_id][3] + 1))
+        if done:
+            with db_connection.cursor() as cursor:
+                cursor.execute(
+                    f"UPDATE {_TABLE} e SET status = v.status, error = '', attempts = v.attempts, "  # noqa: S608
+                    "processed_at = %s FROM unnest(%s::bigint[], %s::varchar[], %s::integer[]) "
+                    "AS v(id, status, attempts) WHERE e.tenant_id = %s AND e.id = v.id",
+                    [timezone.now(), *map(list, zip(*done, strict=True)), tenant_id],
+                )
+    return results, alone
+
+
+def _senders_with_active_ticket(parsed: Iterable[tuple[Connection, list[Event]]]) -> dict[int, set[str]]:
+    """By connection id, which of the batch's message senders have a ticket that is not closed."""
+    senders: dict[int, set[str]] = {}
+    for connection, items in parsed:
+        chats = senders.setdefault(connection.pk, set())
+        chats.update(item.phone or item.chat_id for item in items if isinstance(item, IncomingMessage))
+    return {
+        connection_id: senders_with_active_ticket(connection_id=connection_id, wa_ids=chats) if chats else set()
+        for connection_id, chats in senders.items()
+    }
 
 
 def inbound_event_process(*, event_id: int, connections: dict[int, Connection] | None = None) -> str | None:
@@ -305,6 +396,19 @@ def _connection(connection_id: int, connections: dict[int, Connection]) -> Conne
     return connection
 
 
+def _events_for(connection: Connection, body: bytes, event_id: int) -> list[Event]:
+    """The normalized events of a delivery that are for this connection's number or instance."""
+    parsed = get_adapter(connection).parse_webhook(bytes(body))
+    channel_id = _channel_id(connection)
+    mine = [item for item in parsed if item.channel_id == channel_id]
+    if len(mine) < len(parsed):
+        logger.warning(
+            "webhook events for another number ignored",
+            extra={"connection_id": connection.pk, "event_id": event_id, "count": len(parsed) - len(mine)},
+        )
+    return mine
+
+
 def _process(event_id: int, connections: dict[int, Connection]) -> str | None:
     with transaction.atomic():
         row = _event_locked(event_id)
@@ -314,14 +418,7 @@ def _process(event_id: int, connections: dict[int, Connection]) -> str | None:
         if status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
             return status
         connection = _connection(connection_id, connections)
-        parsed = get_adapter(connection).parse_webhook(bytes(body))
-        channel_id = _channel_id(connection)
-        mine = [item for item in parsed if item.channel_id == channel_id]
-        if len(mine) < len(parsed):
-            logger.warning(
-                "webhook events for another number ignored",
-                extra={"connection_id": connection.pk, "event_id": event_id, "count": len(parsed) - len(mine)},
-            )
+        mine = _events_for(connection, body, event_id)
         errors: list[str] = []
         if len(mine) == 1:
             _apply(connection, mine[0])  # the event's own transaction is the savepoint

@@ -8,6 +8,7 @@ person can therefore appear as either form depending on who typed the number: ma
 
 from __future__ import annotations
 
+import functools
 import re
 
 import phonenumbers
@@ -22,6 +23,7 @@ def digits_from_jid(jid: str) -> str:
     return _JID_SUFFIX.sub("", jid or "")
 
 
+@functools.lru_cache(maxsize=8192)  # pure, and the same senders write again and again (inbound)
 def normalize_phone(raw: str | None, *, default_region: str = "BR") -> str | None:
     """Any way a person writes a number (or a WhatsApp user JID) → E.164 digits, or None.
 

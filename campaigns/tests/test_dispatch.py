@@ -472,3 +472,34 @@ def test_a_row_taken_back_from_a_slow_worker_is_not_sent_by_it(tenant, template,
     assert _sent_to(fake_graph) == []
     _dispatch(tenant, campaign)
     assert sorted(_sent_to(fake_graph)) == sorted(r.to for r in rows)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_replies_in_one_inbound_batch_are_marked_as_replies(tenant, template, city_field, fake_graph):
+    """An inbound batch asks once whether campaigns went out lately (config.batch); replies of
+    customers with open tickets, applied together, are still found and marked."""
+    from tickets.models import Ticket
+    from tickets.tests.factories import TicketFactory
+    from whatsapp.inbound import inbound_events_process
+    from whatsapp.tests.factories import InboundEventFactory
+
+    contacts = _contacts(tenant, 2)
+    campaign = _running(tenant, template, contacts, rate_per_second=200)
+    _dispatch(tenant, campaign)
+    connection = template.connection
+    for contact in contacts:
+        TicketFactory(tenant=tenant, connection=connection, contact=contact, status=Ticket.Status.OPEN)
+    events = [
+        InboundEventFactory(
+            tenant=tenant,
+            connection=connection,
+            body=cloud_message_body(
+                connection=connection, wa_id=row.to, name="Pessoa", message={"type": "text", "text": {"body": "Oi!"}}
+            ),
+        )
+        for row in _rows(tenant, campaign)
+    ]
+    with tenant_context(tenant):
+        results = inbound_events_process(event_ids=[event.pk for event in events])
+    assert set(results.values()) == {"processed"}
+    assert [row.status for row in _rows(tenant, campaign)] == [RecipientStatus.REPLIED] * 2

@@ -27,6 +27,7 @@ from django.utils.translation import gettext as _
 
 from accounts.models import User
 from config import sql
+from config.batch import batch_memoized
 from config.errors import ProsaError
 from crm.models import Contact
 from flows import selectors
@@ -361,9 +362,13 @@ _TRIGGERED_BY_MESSAGES = [Flow.Trigger.KEYWORD.value, Flow.Trigger.NEW_TICKET.va
 
 
 def _flows_triggered_by_messages(tenant_id: int) -> list[Flow]:
-    """The tenant's active, published flows a customer message may trigger, in priority order.
-    Plain SQL (config.sql): it runs for most received messages, and building the ORM query cost
-    more than running it (usually to find none)."""
+    """The tenant's active, published flows a customer message may trigger, in priority order —
+    read once per inbound batch (config.batch). Plain SQL (config.sql): it runs for most received
+    messages, and building the ORM query cost more than running it (usually to find none)."""
+    return batch_memoized(("flows.triggered_by_messages", tenant_id), lambda: _read_flows_triggered(tenant_id))
+
+
+def _read_flows_triggered(tenant_id: int) -> list[Flow]:
     table = Flow._meta.db_table
     with db_connection.cursor() as cursor:
         cursor.execute(

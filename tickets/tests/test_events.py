@@ -44,3 +44,23 @@ def test_message_created_is_sent_after_commit_with_the_api_payload(
     assert event["data"]["id"] == message.pk
     assert event["data"]["text"] == "Olá, preciso de ajuda"
     assert event["data"]["ticket_id"] == message.ticket_id
+
+
+def test_the_pubsub_publisher_names_and_shards_channels_as_the_layer_does():
+    """Events are PUBLISHed from synchronous code without the layer's event loop (one pipeline per
+    commit): the channel and the shard of each group must be exactly the ones the layer's own
+    group_send and its subscribers use."""
+    from channels_redis.core import RedisChannelLayer
+    from channels_redis.pubsub import RedisPubSubChannelLayer, RedisPubSubLoopLayer
+
+    hosts = [f"redis://127.0.0.1:6379/{db}" for db in (1, 2, 3)]
+    layer = RedisPubSubChannelLayer(hosts=hosts, prefix="pinned")
+    loop_layer = RedisPubSubLoopLayer(hosts=hosts, prefix="pinned", channel_layer=layer)
+    publisher = events._pubsub_publisher(layer)
+    groups = [f"tenant.{n}.staff" for n in range(12)] + ["tenant.7.user.3", "tenant.7.queue.9"]
+    for group in groups:
+        name = loop_layer._get_group_channel_name(group)
+        assert publisher.channel(group) == (loop_layer._shards.index(loop_layer._get_shard(name)), name)
+    assert {publisher.channel(group)[0] for group in groups} == {0, 1, 2}  # all shards are used
+    assert [client.connection_pool.connection_kwargs["db"] for client in publisher.clients] == [1, 2, 3]
+    assert events._pubsub_publisher(RedisChannelLayer(hosts=hosts)) is None  # the queue layer keeps its own path

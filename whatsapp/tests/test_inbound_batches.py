@@ -116,3 +116,77 @@ def test_an_event_of_another_tenant_is_not_processed_by_this_tenants_batch(
     with tenant_context(other_tenant):
         assert inbound.inbound_events_process(event_ids=[event.pk]) == {event.pk: None}
     assert _statuses([event]) == [InboundEventStatus.PENDING]
+
+
+def _text_from(payload, message_id: str, wa_id: str, text: str) -> bytes:
+    body = json.loads(payload("cloud/text"))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["contacts"][0]["wa_id"] = value["messages"][0]["from"] = wa_id
+    value["messages"][0].update(id=message_id, text={"body": text})
+    return json.dumps(body).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_applies_messages_of_open_tickets_together_and_new_customers_alone_in_order(
+    tenant, cloud_connection, payload, django_capture_on_commit_callbacks
+):
+    """Opening a ticket takes the tenant's protocol counter until commit: a new customer's events
+    are processed alone after the batch, each sender's messages still in the order received."""
+    from tickets.tests.factories import TicketFactory
+
+    known = TicketFactory(tenant=tenant, connection=cloud_connection, status=Ticket.Status.OPEN,
+                          contact__wa_id="5511911110000", contact__phone="5511911110000")  # fmt: skip
+    plan = [("5511911110000", "a1"), ("5511922220000", "b1"), ("5511911110000", "a2"), ("5511922220000", "b2")]
+    events = [
+        InboundEventFactory(tenant=tenant, connection=cloud_connection, body=_text_from(payload, f"wamid.M{n}", *sent))
+        for n, sent in enumerate(plan)
+    ]
+    with tenant_context(tenant):
+        results = inbound.inbound_events_process(event_ids=[event.pk for event in events])
+    assert list(results) == [event.pk for event in events]
+    assert set(results.values()) == {InboundEventStatus.PROCESSED}
+    assert list(Message.all_tenants.filter(ticket=known).order_by("id").values_list("text", flat=True)) == ["a1", "a2"]
+    new_ticket = Ticket.all_tenants.exclude(pk=known.pk).get(tenant=tenant)
+    assert new_ticket.contact.wa_id == "5511922220000"
+    inbound_texts = Message.all_tenants.filter(ticket=new_ticket, direction="inbound").order_by("id")
+    assert list(inbound_texts.values_list("text", flat=True)) == ["b1", "b2"]
+    processed_at = dict(InboundEvent.all_tenants.filter(pk__in=results).values_list("pk", "processed_at"))
+    assert processed_at[events[0].pk] == processed_at[events[2].pk]  # one transaction, one statement
+    assert processed_at[events[1].pk] < processed_at[events[3].pk]  # each alone, after the batch
+
+
+def test_a_batch_that_fails_keeps_nothing_of_itself_before_the_events_run_alone(
+    tenant, cloud_connection, payload, monkeypatch
+):
+    """The first good event's message is not stored twice: the batch's transaction rolled back
+    whole before each event ran again on its own."""
+    from tickets.tests.factories import TicketFactory
+
+    TicketFactory(tenant=tenant, connection=cloud_connection, status=Ticket.Status.OPEN,
+                  contact__wa_id="5511911110000", contact__phone="5511911110000")  # fmt: skip
+    events = [
+        InboundEventFactory(
+            tenant=tenant, connection=cloud_connection, body=_text_from(payload, f"wamid.F{n}", "5511911110000", text)
+        )  # fmt: skip
+        for n, text in enumerate(["fine", "boom", "fine again"])
+    ]
+    original = inbound._apply
+
+    def failing(connection, item):
+        if getattr(item, "text", "") == "boom":
+            raise RuntimeError("provider sent something odd")
+        original(connection, item)
+
+    monkeypatch.setattr(inbound, "_apply", failing)
+    with tenant_context(tenant):
+        results = inbound.inbound_events_process(event_ids=[event.pk for event in events])
+    assert list(results.values()) == [
+        InboundEventStatus.PROCESSED,
+        InboundEventStatus.FAILED,
+        InboundEventStatus.PROCESSED,
+    ]
+    assert list(Message.all_tenants.filter(tenant=tenant).order_by("id").values_list("text", flat=True)) == [
+        "fine",
+        "fine again",
+    ]
+    assert InboundEvent.all_tenants.get(pk=events[1].pk).error == "RuntimeError: provider sent something odd"

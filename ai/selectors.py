@@ -3,7 +3,7 @@ and the stored insights (visible as their tickets are, through tickets.selectors
 
 from __future__ import annotations
 
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Q, QuerySet
 
 from accounts.models import User
 from ai.exceptions import AINotConfigured
@@ -137,12 +137,9 @@ def _first_serving(agents, *, connection_id: int | None, queue_id: int | None) -
     found = agents.filter(serves).order_by("id").first()
     if found is not None:
         return found
-    return (
-        agents.annotate(n_connections=Count("connections", distinct=True), n_queues=Count("queues", distinct=True))
-        .filter(n_connections=0, n_queues=0)
-        .order_by("id")
-        .first()
-    )
+    names_a_connection = Exists(AIAgent.connections.through.objects.filter(aiagent_id=OuterRef("pk")))
+    names_a_queue = Exists(AIAgent.queues.through.objects.filter(aiagent_id=OuterRef("pk")))
+    return agents.filter(~names_a_connection, ~names_a_queue).order_by("id").first()
 
 
 def auto_agent_for(*, connection_id: int, queue_id: int | None) -> AIAgent | None:

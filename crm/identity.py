@@ -46,12 +46,23 @@ def _best(candidates: list[Contact], wa_id: str) -> Contact | None:
     return sorted(candidates, key=lambda c: (c.wa_id != wa_id, not c.wa_id, c.pk))[0]
 
 
+# The matches by wa_id and by phone are two lookups of the partial unique (tenant, wa_id) and
+# (tenant, phone) indexes, with a fixed number of values (a sender has at most two phone forms;
+# the lists are padded): so the prepared statement's generic plan is as good as a fresh one and
+# PostgreSQL stops planning it for every message. Written as one OR over arrays, its generic plan
+# read every contact of the tenant, and each message paid 0.2–0.35 ms of planning instead.
 _CANDIDATES_SQL = (
     f"SELECT {sql.columns(Contact, 'c')}, "  # noqa: S608 — no value is interpolated
     f"EXISTS (SELECT 1 FROM {Contact.tags.through._meta.db_table} ct WHERE ct.contact_id = c.id) "
-    f"FROM {Contact._meta.db_table} c "
-    "WHERE c.tenant_id = %s AND (c.wa_id = %s OR c.wa_id = ANY(%s) OR c.phone = ANY(%s)) FOR UPDATE OF c"
+    f"FROM {Contact._meta.db_table} c WHERE c.tenant_id = %s AND c.id IN ("
+    f"SELECT id FROM {Contact._meta.db_table} WHERE tenant_id = %s AND wa_id IN (%s, %s, %s) AND wa_id <> '' "
+    f"UNION ALL SELECT id FROM {Contact._meta.db_table} WHERE tenant_id = %s AND phone IN (%s, %s) AND phone <> '') "
+    "FOR UPDATE OF c"
 )
+
+
+def _padded(values: list[str], size: int) -> list[str]:
+    return (values + [values[0] if values else ""] * size)[:size]
 
 
 def _candidates_locked(*, tenant_id: int, wa_id: str, variants: tuple[str, ...]) -> list[Contact]:
@@ -59,7 +70,10 @@ def _candidates_locked(*, tenant_id: int, wa_id: str, variants: tuple[str, ...])
     which lets the caller's real-time payloads skip a tag query for the (usual) untagged contact.
     Plain SQL: it runs once per received message, and building the ORM query cost more than running it."""
     with db_connection.cursor() as cursor:
-        cursor.execute(_CANDIDATES_SQL, [tenant_id, wa_id, list(variants), list(variants)])
+        cursor.execute(
+            _CANDIDATES_SQL,
+            [tenant_id, tenant_id, *_padded([wa_id, *variants], 3), tenant_id, *_padded(list(variants), 2)],
+        )
         rows = cursor.fetchall()
     found = []
     for row in rows:

@@ -9,7 +9,7 @@ from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 from crm.models import Contact, Tag
-from tenants.models import TenantOwned
+from tenants.models import TenantOwned, unindexed_tenant_field
 from whatsapp.choices import DeliveryStatus, MessageType
 from whatsapp.models import Connection
 
@@ -74,6 +74,8 @@ class Queue(TenantOwned):
 
 class Ticket(TenantOwned):
     """One conversation with a contact on a connection, from first message to close."""
+
+    tenant = unindexed_tenant_field()
 
     class Status(models.TextChoices):
         PENDING = "pending", _("Waiting")
@@ -153,6 +155,8 @@ class Ticket(TenantOwned):
 class Message(TenantOwned):
     """A message of a ticket, in or out. Inbound messages are unique per connection and provider
     id, so a redelivered webhook adds nothing; outbound ones get their provider id when sent."""
+
+    tenant = unindexed_tenant_field()
 
     class Direction(models.TextChoices):
         INBOUND = "inbound", _("From the customer")

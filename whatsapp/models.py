@@ -8,7 +8,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from tenants.models import TenantOwned
+from tenants.models import TenantOwned, unindexed_tenant_field
 from whatsapp.choices import ConnectionStatus, InboundEventStatus, Provider
 from whatsapp.fields import EncryptedTextField
 
@@ -128,11 +128,13 @@ class InboundEvent(TenantOwned):
 
     Status = InboundEventStatus
 
+    tenant = unindexed_tenant_field()
     connection = models.ForeignKey(
         Connection, on_delete=models.CASCADE, related_name="inbound_events", verbose_name=_("connection")
     )
     provider = models.CharField(_("provider"), max_length=16, choices=Provider.choices)
-    dedupe_key = models.CharField(max_length=128, unique=True)
+    # A constraint, not unique=True: that would add a second (LIKE-pattern) index nothing reads.
+    dedupe_key = models.CharField(max_length=128)
     body = models.BinaryField(_("raw body"))
     content_type = models.CharField(_("content type"), max_length=100, blank=True)
     status = models.CharField(
@@ -149,6 +151,7 @@ class InboundEvent(TenantOwned):
         ordering = ["received_at", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(status__in=InboundEventStatus.values), name="whatsapp_inbound_status"),
+            models.UniqueConstraint(fields=["dedupe_key"], name="whatsapp_inbound_dedupe_key"),
         ]
         indexes = [
             models.Index(fields=["tenant", "status", "received_at"], name="whatsapp_inbound_tenant_st_rcv"),

@@ -92,12 +92,11 @@ TEMPLATES = [
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/prosa")}
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
-if env.bool("DATABASE_PREPARED_STATEMENTS", default=True):
-    # Parameters bound by the server, and a statement run 5 times on a connection (psycopg's
-    # default) prepared there: PostgreSQL then skips parsing and planning it — measured −0.9 ms of
-    # PostgreSQL CPU per received message (the inbound workers run the same few statements per
-    # message). Off (0) for PgBouncer in transaction mode older than 1.21.
-    DATABASES["default"].setdefault("OPTIONS", {}).update(server_side_binding=True, prepare_threshold=5)
+# The inbound workers' batches bind parameters on the server and prepare their statements
+# (config.sql.prepared_statements): PostgreSQL then skips parsing and planning them — measured
+# −0.9 ms of PostgreSQL CPU per received message. Off (0) for PgBouncer in transaction mode
+# before 1.21.
+PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

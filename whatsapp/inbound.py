@@ -26,6 +26,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 from redis.exceptions import RedisError
 
+from config import sql
 from config.batch import batch_memo
 from tenants.context import require_current_tenant
 from tickets import events
@@ -256,12 +257,13 @@ def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]
     alone = ids
     if len(ids) > 1:
         try:
-            results, alone = _process_together(ids, connections)
+            with sql.prepared_statements():
+                results, alone = _process_together(ids, connections)
         except Exception as exc:  # noqa: BLE001 — anything: then each event alone, with its own outcome
             logger.info("inbound batch processed event by event", extra={"count": len(ids), "error": repr(exc)[:200]})
             connections.clear()  # nothing loaded inside the rolled-back transaction is kept
             results, alone = {}, ids
-    with batch_memo():  # each event its own transaction, the batch's reads shared (config.batch)
+    with batch_memo(), sql.prepared_statements():  # each event its own transaction, reads shared
         for event_id in alone:
             results[event_id] = inbound_event_process(event_id=event_id, connections=connections)
     return {event_id: results[event_id] for event_id in ids}

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 TICKETS = "/api/v1/tickets/"
 
 # 1 user (JWT) + 1 membership + 1 count + 1 page (contact, queue and assignee joined)
-# + 1 tags of the tickets + 1 tags of their contacts.
+# + 1 tags of the tickets + 1 tags of their contacts; a search reads its contacts first (+1).
 LIST_QUERIES = 6
 
 
@@ -63,7 +63,7 @@ def test_the_ticket_list_costs_the_same_queries_for_any_page_size(
     if filters.get("tag") == "first":
         filters = {"tag": busy_tenant[0].pk}
     for page_size in (1, 20, 100):
-        with django_assert_num_queries(LIST_QUERIES):
+        with django_assert_num_queries(LIST_QUERIES + ("q" in filters)):
             response = client.get(TICKETS, {**filters, "page_size": page_size})
         assert response.status_code == 200, response.content
         body = response.json()

@@ -8,6 +8,7 @@ draft → scheduled → running ⇄ paused → completed, and cancelled from any
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import logging
 import random
@@ -537,7 +538,13 @@ def _normalized(text: str) -> str:
 
 
 def is_stop_word(text: str) -> bool:
-    return _normalized(text) in {_normalized(word) for word in conf.stop_words()}
+    return _normalized(text) in _normalized_stop_words(tuple(conf.stop_words()))
+
+
+@functools.lru_cache(maxsize=4)
+def _normalized_stop_words(words: tuple[str, ...]) -> frozenset[str]:
+    """Normalized once per setting value, not for every received message."""
+    return frozenset(_normalized(word) for word in words)
 
 
 _REPLIED_TO_STATUSES = [RecipientStatus.SENT, RecipientStatus.DELIVERED, RecipientStatus.READ, RecipientStatus.REPLIED]

@@ -158,3 +158,28 @@ def test_outside_a_transaction_an_event_is_sent_at_once(tenant, layer_listener):
     staff = layer_listener.listen(events.staff_group(tenant.pk))
     events.publish({events.staff_group(tenant.pk)}, "now", {"n": 1})
     assert layer_listener.events(staff, 1) == [{"type": "now", "data": {"n": 1}}]
+
+
+def test_the_message_insert_passes_every_value_as_djangos_save_would(tenant, cloud_connection):
+    """tickets.inbound prepares the INSERT's values itself where Django's preparation changes
+    nothing; for every column the result must be what `get_db_prep_save` gives."""
+    from django.db import connection as db_connection
+    from django.utils import timezone
+
+    from tickets.inbound import _db_value, _plain_fields
+    from tickets.tests.factories import TicketFactory
+
+    ticket = TicketFactory(tenant=tenant, connection=cloud_connection)
+    message = Message(
+        tenant_id=tenant.pk, ticket=ticket, connection=cloud_connection, direction=Message.Direction.INBOUND,
+        sender_type=Message.SenderType.CONTACT, type="text", text="Olá", provider_message_id="wamid.X",
+        payload={"forwarded": True}, latitude=-3.7, longitude=-38.5, sent_at=timezone.now(),
+    )  # fmt: skip
+
+    def comparable(value):
+        return getattr(value, "obj", value)  # psycopg's Jsonb wrappers compare by identity
+
+    for field, plain in _plain_fields():
+        value = field.pre_save(message, True)
+        ours, djangos = _db_value(field, plain, value), field.get_db_prep_save(value, db_connection)
+        assert (type(ours), comparable(ours)) == (type(djangos), comparable(djangos)), field.name

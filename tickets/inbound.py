@@ -282,7 +282,7 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
 
     resolved = contact_resolve_whatsapp(
         tenant=connection.tenant,
-        wa_id=incoming.phone or incoming.chat_id,
+        wa_id=incoming.sender_wa_id,
         phone=incoming.phone,
         profile_name="" if incoming.from_me else incoming.profile_name,
     )

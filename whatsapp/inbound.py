@@ -269,12 +269,11 @@ def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]
     return {event_id: results[event_id] for event_id in ids}
 
 
-def _opens_a_ticket(connection: Connection, items: list[Event], active: set[str]) -> bool:
+def _opens_a_ticket(items: list[Event], active: set[str]) -> bool:
     """Whether applying these events may open a ticket: a message from a sender who has no active
     ticket on the connection (as far as `active`, read at the batch's start, knows)."""
     return any(
-        isinstance(item, IncomingMessage) and not item.is_group and (item.phone or item.chat_id) not in active
-        for item in items
+        isinstance(item, IncomingMessage) and not item.is_group and item.sender_wa_id not in active for item in items
     )
 
 
@@ -309,11 +308,11 @@ def _process_together(ids: list[int], connections: dict[int, Connection]) -> tup
         active = _senders_with_active_ticket(parsed.values())
         done: list[tuple[int, str, int]] = []
         for event_id, (connection, mine) in parsed.items():
-            if _opens_a_ticket(connection, mine, active[connection.pk]):
+            if _opens_a_ticket(mine, active[connection.pk]):
                 alone.append(event_id)
                 for item in mine:  # the sender's later events wait too
                     if isinstance(item, IncomingMessage):
-                        active[connection.pk].discard(item.phone or item.chat_id)
+                        active[connection.pk].discard(item.sender_wa_id)
                 continue
             for item in mine:
                 _apply(connection, item)  # a failure rolls the batch back: see inbound_events_process
@@ -335,7 +334,7 @@ def _senders_with_active_ticket(parsed: Iterable[tuple[Connection, list[Event]]]
     senders: dict[int, set[str]] = {}
     for connection, items in parsed:
         chats = senders.setdefault(connection.pk, set())
-        chats.update(item.phone or item.chat_id for item in items if isinstance(item, IncomingMessage))
+        chats.update(item.sender_wa_id for item in items if isinstance(item, IncomingMessage))
     return {
         connection_id: senders_with_active_ticket(connection_id=connection_id, wa_ids=chats) if chats else set()
         for connection_id, chats in senders.items()

@@ -121,6 +121,12 @@ class IncomingMessage:
     raw: Mapping[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     @property
+    def sender_wa_id(self) -> str:
+        """The contact identity the message is filed under: the phone when the provider gave
+        one, else the chat id (crm.identity matches both forms of a Brazilian number)."""
+        return self.phone or self.chat_id
+
+    @property
     def has_media(self) -> bool:
         return bool(self.media_ref)
 

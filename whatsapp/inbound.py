@@ -10,8 +10,9 @@
    `inbound_event_retry` runs it again (applying is idempotent).
 3. Batches: `inbound_events_enqueue` gives a tenant at most two processing tasks at a time; ids
    stored meanwhile wait in a Redis list that those tasks drain, 20 at a time
-   (`inbound_events_process_queued`). Each event is still its own transaction with its own outcome;
-   a batch saves the per-task cost and reads its connection once.
+   (`inbound_events_process_queued`). A batch applies in one transaction (`inbound_events_process`):
+   one commit, one status UPDATE and one Redis round trip for 20 messages; if anything in it fails,
+   each event runs again alone, with its own transaction and outcome.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from tickets import events
 from tickets.inbound import inbound_message_apply, message_status_apply
 from tickets.message_changes import message_delete_apply, message_edit_apply
 from tickets.selectors import senders_with_active_ticket
+from tickets.sequences import protocols_reserved
 from whatsapp.choices import InboundEventStatus, Provider
 from whatsapp.models import Connection, InboundEvent
 from whatsapp.providers import get_adapter
@@ -253,71 +255,71 @@ def inbound_events_process(*, event_ids: Iterable[int]) -> dict[int, str | None]
     single events do; no failure is ever charged to the wrong event."""
     ids = list(dict.fromkeys(int(event_id) for event_id in event_ids))
     connections: dict[int, Connection] = {}
-    results: dict[int, str | None] = {}
-    alone = ids
     if len(ids) > 1:
         try:
             with sql.prepared_statements():
-                results, alone = _process_together(ids, connections)
+                return _process_together(ids, connections)
         except Exception as exc:  # noqa: BLE001 — anything: then each event alone, with its own outcome
             logger.info("inbound batch processed event by event", extra={"count": len(ids), "error": repr(exc)[:200]})
             connections.clear()  # nothing loaded inside the rolled-back transaction is kept
-            results, alone = {}, ids
     with batch_memo(), sql.prepared_statements():  # each event its own transaction, reads shared
-        for event_id in alone:
-            results[event_id] = inbound_event_process(event_id=event_id, connections=connections)
-    return {event_id: results[event_id] for event_id in ids}
+        return {event_id: inbound_event_process(event_id=event_id, connections=connections) for event_id in ids}
 
 
-def _opens_a_ticket(items: list[Event], active: set[str]) -> bool:
-    """Whether applying these events may open a ticket: a message from a sender who has no active
-    ticket on the connection (as far as `active`, read at the batch's start, knows)."""
-    return any(
-        isinstance(item, IncomingMessage) and not item.is_group and item.sender_wa_id not in active for item in items
-    )
+_FINAL = (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED)
 
 
-def _process_together(ids: list[int], connections: dict[int, Connection]) -> tuple[dict[int, str | None], list[int]]:
-    """The batch's events in one transaction — but for those that open a ticket, returned to be
-    processed alone afterwards: opening one takes the tenant's protocol counter (a row lock held
-    until commit), which a batch would hold for all of its length, making every other worker that
-    opens a ticket wait for it. All events of such a sender wait, so a sender's order is kept."""
+def _process_together(ids: list[int], connections: dict[int, Connection]) -> dict[int, str | None]:
+    """The batch's events in one transaction. Their bodies are read and parsed before it, to count
+    the senders who have no active ticket and may open one: that many protocol numbers are reserved
+    first (tickets.sequences.protocols_reserved), so the tenant's counter is locked for one
+    statement, not for the whole batch while every other worker opening a ticket waits. Inside,
+    the events are locked and those another worker processed meanwhile are left alone."""
     tenant_id = require_current_tenant().pk
     results: dict[int, str | None] = dict.fromkeys(ids)
-    alone: list[int] = []
-    with batch_memo(), transaction.atomic():
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            # By primary key, then the tenant: with `tenant_id = … AND id = ANY(…)` the prepared
+            # statement's plan could combine the tenant's whole index with the ids.
+            f"SELECT e.id, e.connection_id, e.status, e.body FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
+            f"JOIN {_TABLE} e ON e.id = wanted.id WHERE e.tenant_id = %s",
+            [ids, tenant_id],
+        )
+        stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    parsed: dict[int, tuple[Connection, list[Event]]] = {}
+
+    def events_of(event_id: int) -> tuple[Connection, list[Event]]:
+        if event_id not in parsed:
+            connection_id, _status, body = stored[event_id]
+            connection = _connection(connection_id, connections)
+            parsed[event_id] = (connection, _events_for(connection, body, event_id))
+        return parsed[event_id]
+
+    for event_id in ids:  # in the order they were received
+        if event_id in stored and stored[event_id][1] not in _FINAL:
+            events_of(event_id)
+    opening = _senders_opening_a_ticket(parsed.values())
+    with batch_memo(), protocols_reserved(tenant_id=tenant_id, count=opening), transaction.atomic():
         with db_connection.cursor() as cursor:
             cursor.execute(
-                # By primary key, then the tenant: with `tenant_id = … AND id = ANY(…)` the prepared
-                # statement's plan could combine the tenant's whole index with the ids.
-                f"SELECT e.id, e.connection_id, e.status, e.body, e.attempts FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
+                f"SELECT e.id, e.status, e.attempts FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
                 f"JOIN {_TABLE} e ON e.id = wanted.id WHERE e.tenant_id = %s ORDER BY e.id FOR UPDATE OF e",
                 [ids, tenant_id],
             )
-            rows = {row[0]: row[1:] for row in cursor.fetchall()}
-        parsed: dict[int, tuple[Connection, list[Event]]] = {}
-        for event_id in ids:  # in the order they were received
-            if event_id not in rows:
+            locked = {row[0]: row[1:] for row in cursor.fetchall()}
+        done: list[tuple[int, str, int]] = []
+        for event_id in ids:
+            if event_id not in locked:
                 continue
-            connection_id, status, body, _attempts = rows[event_id]
-            if status in (InboundEventStatus.PROCESSED, InboundEventStatus.IGNORED):
+            status, attempts = locked[event_id]
+            if status in _FINAL:
                 results[event_id] = status
                 continue
-            connection = _connection(connection_id, connections)
-            parsed[event_id] = (connection, _events_for(connection, body, event_id))
-        active = _senders_with_active_ticket(parsed.values())
-        done: list[tuple[int, str, int]] = []
-        for event_id, (connection, mine) in parsed.items():
-            if _opens_a_ticket(mine, active[connection.pk]):
-                alone.append(event_id)
-                for item in mine:  # the sender's later events wait too
-                    if isinstance(item, IncomingMessage):
-                        active[connection.pk].discard(item.sender_wa_id)
-                continue
+            connection, mine = events_of(event_id)
             for item in mine:
                 _apply(connection, item)  # a failure rolls the batch back: see inbound_events_process
             results[event_id] = InboundEventStatus.PROCESSED if mine else InboundEventStatus.IGNORED
-            done.append((event_id, results[event_id], rows[event_id][3] + 1))
+            done.append((event_id, results[event_id], attempts + 1))
         if done:
             with db_connection.cursor() as cursor:
                 cursor.execute(
@@ -326,19 +328,22 @@ def _process_together(ids: list[int], connections: dict[int, Connection]) -> tup
                     "AS v(id, status, attempts) WHERE e.tenant_id = %s AND e.id = v.id",
                     [timezone.now(), *map(list, zip(*done, strict=True)), tenant_id],
                 )
-    return results, alone
+    return results
 
 
-def _senders_with_active_ticket(parsed: Iterable[tuple[Connection, list[Event]]]) -> dict[int, set[str]]:
-    """By connection id, which of the batch's message senders have a ticket that is not closed."""
-    senders: dict[int, set[str]] = {}
+def _senders_opening_a_ticket(parsed: Iterable[tuple[Connection, list[Event]]]) -> int:
+    """How many of the batch's message senders have no active ticket on their connection — the
+    tickets the batch may open (a closed ticket may take the message instead: a number unused)."""
+    senders: dict[Connection, set[str]] = {}
     for connection, items in parsed:
-        chats = senders.setdefault(connection.pk, set())
-        chats.update(item.sender_wa_id for item in items if isinstance(item, IncomingMessage))
-    return {
-        connection_id: senders_with_active_ticket(connection_id=connection_id, wa_ids=chats) if chats else set()
-        for connection_id, chats in senders.items()
-    }
+        senders.setdefault(connection, set()).update(
+            item.sender_wa_id for item in items if isinstance(item, IncomingMessage) and not item.is_group
+        )
+    return sum(
+        len(chats - senders_with_active_ticket(connection_id=connection.pk, wa_ids=chats))
+        for connection, chats in senders.items()
+        if chats
+    )
 
 
 def inbound_event_process(*, event_id: int, connections: dict[int, Connection] | None = None) -> str | None:

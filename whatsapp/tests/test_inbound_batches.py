@@ -9,6 +9,7 @@ import pytest
 from config.redis import get_redis
 from tenants.context import tenant_context
 from tickets.models import Message, Ticket
+from tickets.sequences import ticket_protocol_next
 from whatsapp import inbound
 from whatsapp.choices import InboundEventStatus
 from whatsapp.models import InboundEvent
@@ -127,32 +128,62 @@ def _text_from(payload, message_id: str, wa_id: str, text: str) -> bytes:
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_batch_applies_messages_of_open_tickets_together_and_new_customers_alone_in_order(
-    tenant, cloud_connection, payload, django_capture_on_commit_callbacks
+def test_a_batch_applies_open_tickets_and_new_customers_together_in_order_with_reserved_protocols(
+    tenant, cloud_connection, payload
 ):
-    """Opening a ticket takes the tenant's protocol counter until commit: a new customer's events
-    are processed alone after the batch, each sender's messages still in the order received."""
+    """A new customer's ticket takes a protocol number reserved before the batch's transaction
+    (the tenant's counter is not locked while the batch runs); each sender's messages stay in the
+    order received, and all are recorded by the batch's one status UPDATE."""
     from tickets.tests.factories import TicketFactory
 
-    known = TicketFactory(tenant=tenant, connection=cloud_connection, status=Ticket.Status.OPEN,
+    known = TicketFactory(tenant=tenant, connection=cloud_connection, status=Ticket.Status.OPEN, protocol=1,
                           contact__wa_id="5511911110000", contact__phone="5511911110000")  # fmt: skip
-    plan = [("5511911110000", "a1"), ("5511922220000", "b1"), ("5511911110000", "a2"), ("5511922220000", "b2")]
+    with tenant_context(tenant):
+        assert ticket_protocol_next(tenant=tenant) == 1  # the counter, as the first ticket's opening left it
+    plan = [("5511911110000", "a1"), ("5511922220000", "b1"), ("5511911110000", "a2"), ("5511922220000", "b2"),
+            ("5511933330000", "c1")]  # fmt: skip
     events = [
         InboundEventFactory(tenant=tenant, connection=cloud_connection, body=_text_from(payload, f"wamid.M{n}", *sent))
         for n, sent in enumerate(plan)
     ]
     with tenant_context(tenant):
         results = inbound.inbound_events_process(event_ids=[event.pk for event in events])
+        assert ticket_protocol_next(tenant=tenant) == 4  # 2 and 3 were reserved, for the two new customers
     assert list(results) == [event.pk for event in events]
     assert set(results.values()) == {InboundEventStatus.PROCESSED}
     assert list(Message.all_tenants.filter(ticket=known).order_by("id").values_list("text", flat=True)) == ["a1", "a2"]
-    new_ticket = Ticket.all_tenants.exclude(pk=known.pk).get(tenant=tenant)
-    assert new_ticket.contact.wa_id == "5511922220000"
-    inbound_texts = Message.all_tenants.filter(ticket=new_ticket, direction="inbound").order_by("id")
+    opened = Ticket.all_tenants.exclude(pk=known.pk).filter(tenant=tenant).order_by("protocol")
+    assert [(ticket.contact.wa_id, ticket.protocol) for ticket in opened] == [
+        ("5511922220000", 2),
+        ("5511933330000", 3),
+    ]
+    inbound_texts = Message.all_tenants.filter(ticket=opened[0], direction="inbound").order_by("id")
     assert list(inbound_texts.values_list("text", flat=True)) == ["b1", "b2"]
     processed_at = dict(InboundEvent.all_tenants.filter(pk__in=results).values_list("pk", "processed_at"))
-    assert processed_at[events[0].pk] == processed_at[events[2].pk]  # one transaction, one statement
-    assert processed_at[events[1].pk] < processed_at[events[3].pk]  # each alone, after the batch
+    assert len(set(processed_at.values())) == 1  # one transaction, one statement
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_ticket_the_reservation_did_not_foresee_takes_the_next_number_of_the_counter(
+    tenant, cloud_connection, payload, monkeypatch
+):
+    """The reservation counts senders without an active ticket when the batch is read; a ticket
+    closed in between opens one more: it takes the counter's next number, after the reserved."""
+    from tickets.tests.factories import TicketFactory
+
+    TicketFactory(tenant=tenant, connection=cloud_connection, status=Ticket.Status.OPEN, protocol=1,
+                  contact__wa_id="5511911110000", contact__phone="5511911110000")  # fmt: skip
+    with tenant_context(tenant):
+        ticket_protocol_next(tenant=tenant)
+    monkeypatch.setattr(inbound, "senders_with_active_ticket", lambda *, connection_id, wa_ids: set(wa_ids))
+    events = [
+        InboundEventFactory(tenant=tenant, connection=cloud_connection, body=_text_from(payload, f"wamid.U{n}", *sent))
+        for n, sent in enumerate([("5511911110000", "a1"), ("5511944440000", "d1")])
+    ]
+    with tenant_context(tenant):
+        results = inbound.inbound_events_process(event_ids=[event.pk for event in events])
+    assert set(results.values()) == {InboundEventStatus.PROCESSED}
+    assert Ticket.all_tenants.get(tenant=tenant, contact__wa_id="5511944440000").protocol == 2
 
 
 def test_a_batch_that_fails_keeps_nothing_of_itself_before_the_events_run_alone(

@@ -242,11 +242,12 @@ def _text_body(payload, message_id: str) -> bytes:
 # campaign message (none), the event's status UPDATE, COMMIT. Issue 6's budget is 12.
 STATEMENTS_PER_MESSAGE_OF_AN_OPEN_TICKET = 8
 # In a batch (whatsapp.inbound._process_together), each such message costs the contact, the open
-# ticket and the INSERT with its UPDATEs; the batch once: BEGIN, its events (locked), their
-# connection, which senders have an active ticket, whether campaigns went out lately, the events'
+# ticket and the INSERT with its UPDATEs; the batch once: its events' bodies, their connection,
+# which senders have an active ticket (all three before the transaction, to reserve protocol numbers
+# if some have none), BEGIN, the events (locked), whether campaigns went out lately, the events'
 # statuses UPDATE, COMMIT.
 STATEMENTS_PER_MESSAGE_IN_A_BATCH = 3
-STATEMENTS_PER_BATCH = 7
+STATEMENTS_PER_BATCH = 8
 
 
 @pytest.mark.django_db(transaction=True)

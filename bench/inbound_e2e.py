@@ -51,6 +51,7 @@ from django.utils import timezone  # noqa: E402
 
 from bench import report  # noqa: E402
 from bench.seeding import FIRST_NAMES, INBOUND_TEXTS, LAST_NAMES, PLACES, PRODUCTS, SLUG_PREFIX  # noqa: E402
+from crm.models import Contact  # noqa: E402
 from tenants.context import tenant_context  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
 from tickets.models import Message, Ticket  # noqa: E402
@@ -96,7 +97,7 @@ def cloud_body(*, conn: Connection, wa_id: str, name: str, message_id: str, rng:
     return json.dumps(payload, separators=(",", ":")).encode()
 
 
-def _senders(tenant: Tenant, events: int, new_share: float, rng: random.Random, run: str) -> list[tuple[str, str]]:
+def _senders(tenant: Tenant, events: int, new_share: float, rng: random.Random) -> list[tuple[str, str]]:
     with tenant_context(tenant):
         existing = list(
             Ticket.objects.exclude(status=Ticket.Status.CLOSED)
@@ -105,7 +106,8 @@ def _senders(tenant: Tenant, events: int, new_share: float, rng: random.Random, 
         )
     new_count = round(events * new_share)
     new = [
-        (f"5599{run}{n:06d}", f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}") for n in range(new_count // 2 or 1)
+        (number, f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}")
+        for number in _new_numbers(tenant, new_count // 2 or 1, rng)
     ]
     # New customers usually write twice in a row (hello, then the question): half the "new" events
     # open a ticket, the other half join it.
@@ -113,6 +115,21 @@ def _senders(tenant: Tenant, events: int, new_share: float, rng: random.Random, 
     senders += [rng.choice(existing) for _ in range(events - new_count)]
     rng.shuffle(senders)
     return senders
+
+
+# Brazilian mobiles as WhatsApp sends them (E.164 digits, 13), in area codes seed_load does not
+# use (bench.seeding.DDDS), and none a contact of the tenant has: customers who never wrote.
+NEW_CUSTOMER_DDDS = ("91", "93", "94", "95", "96", "97", "98", "99")
+
+
+def _new_numbers(tenant: Tenant, count: int, rng: random.Random) -> list[str]:
+    numbers: set[str] = set()
+    while len(numbers) < count:
+        wanted = {f"55{rng.choice(NEW_CUSTOMER_DDDS)}9{rng.randrange(6 * 10**7, 10**8)}" for _ in range(count)}
+        with tenant_context(tenant):
+            taken = set(Contact.objects.filter(wa_id__in=wanted).values_list("wa_id", flat=True))
+        numbers |= wanted - taken
+    return sorted(numbers)[:count]
 
 
 def store_events(*, conn: Connection, bodies: list[bytes]) -> list[int]:
@@ -345,14 +362,16 @@ def run(*, events: int, new_share: float, timeout: float, write_report: bool, co
     existing_statements = statements_for_one(
         conn=conn, wa_id=open_ticket.contact.wa_id, name=open_ticket.contact.profile_name, rng=rng, tag="x"
     )
-    new_statements = statements_for_one(conn=conn, wa_id=f"5598{run_tag}000001", name="Nova Cliente", rng=rng, tag="n")
+    new_statements = statements_for_one(
+        conn=conn, wa_id=_new_numbers(tenant, 1, rng)[0], name="Nova Cliente", rng=rng, tag="n"
+    )
     print(f"SQL statements, message of an existing open ticket: {len(existing_statements)}")
     for n, sql in enumerate(existing_statements, 1):
         print(f"  {n:2}. {sql[:220]}")
     print(f"SQL statements, first message of a new customer: {len(new_statements)}")
 
     # 1.
-    senders = _senders(tenant, events, new_share, rng, run_tag)
+    senders = _senders(tenant, events, new_share, rng)
     bodies = [
         cloud_body(conn=conn, wa_id=wa_id, name=name or "Cliente", message_id=f"wamid.BENCH{run_tag}x{n}", rng=rng)
         for n, (wa_id, name) in enumerate(senders)

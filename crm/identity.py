@@ -53,7 +53,7 @@ def _best(candidates: list[Contact], wa_id: str) -> Contact | None:
 # read every contact of the tenant, and each message paid 0.2–0.35 ms of planning instead.
 _CANDIDATES_SQL = (
     f"SELECT {sql.columns(Contact, 'c')}, "  # noqa: S608 — no value is interpolated
-    f"EXISTS (SELECT 1 FROM {Contact.tags.through._meta.db_table} ct WHERE ct.contact_id = c.id) "
+    f"EXISTS (SELECT 1 FROM {Contact.tags.through._meta.db_table} ct WHERE ct.contact_id = c.id) AS has_tags "
     f"FROM {Contact._meta.db_table} c WHERE c.tenant_id = %s AND c.id IN ("
     f"SELECT id FROM {Contact._meta.db_table} WHERE tenant_id = %s AND wa_id IN (%s, %s, %s) AND wa_id <> '' "
     f"UNION ALL SELECT id FROM {Contact._meta.db_table} WHERE tenant_id = %s AND phone IN (%s, %s) AND phone <> '') "
@@ -65,26 +65,52 @@ def _padded(values: list[str], size: int) -> list[str]:
     return (values + [values[0] if values else ""] * size)[:size]
 
 
-def _candidates_locked(*, tenant_id: int, wa_id: str, variants: tuple[str, ...]) -> list[Contact]:
-    """The tenant's contacts matching the sender (see `_lookup`), locked, each with `has_tags` —
-    which lets the caller's real-time payloads skip a tag query for the (usual) untagged contact.
-    Plain SQL: it runs once per received message, and building the ORM query cost more than running it."""
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            _CANDIDATES_SQL,
-            [tenant_id, tenant_id, *_padded([wa_id, *variants], 3), tenant_id, *_padded(list(variants), 2)],
-        )
-        rows = cursor.fetchall()
+@dataclass(frozen=True, slots=True)
+class SenderLookup:
+    """The locked SELECT of the contacts a WhatsApp sender may be (see `_lookup`): `sql` returns
+    Contact's columns (config.sql.columns order) and `has_tags`; a caller may run it inside a
+    statement of its own (a CTE) and hand the rows to `contact_resolve_whatsapp(candidates=…)`."""
+
+    wa_id: str
+    phone: str | None
+    variants: tuple[str, ...]
+    sql: str
+    params: list
+
+
+def whatsapp_sender_lookup(*, tenant_id: int, wa_id: str, phone: str | None) -> SenderLookup:
+    variants = brazil_ninth_digit_variants(phone) if phone else ()
+    params = [tenant_id, tenant_id, *_padded([wa_id, *variants], 3), tenant_id, *_padded(list(variants), 2)]
+    return SenderLookup(wa_id, phone, variants, _CANDIDATES_SQL, params)
+
+
+def contacts_from_rows(rows: list[tuple]) -> list[Contact]:
+    """The contacts of `SenderLookup.sql`'s rows (its columns first in each row), with `has_tags` —
+    which lets the caller's real-time payloads skip a tag query for the (usual) untagged contact."""
     found = []
     for row in rows:
         contact = sql.instance(Contact, row)
-        contact.has_tags = row[-1]
+        contact.has_tags = row[sql.width(Contact)]
         found.append(contact)
     return found
 
 
+def _candidates_locked(lookup: SenderLookup) -> list[Contact]:
+    """The tenant's contacts matching the sender, locked. Plain SQL: it runs once per received
+    message, and building the ORM query cost more than running it."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(lookup.sql, lookup.params)
+        return contacts_from_rows(cursor.fetchall())
+
+
 def contact_resolve_whatsapp(
-    *, tenant: Tenant, wa_id: str, phone: str | None = None, profile_name: str = ""
+    *,
+    tenant: Tenant,
+    wa_id: str,
+    phone: str | None = None,
+    profile_name: str = "",
+    lookup: SenderLookup | None = None,
+    candidates: list[Contact] | None = None,
 ) -> ResolvedContact:
     """The tenant's contact for this WhatsApp sender, created if new, locked until the transaction ends.
 
@@ -92,10 +118,13 @@ def contact_resolve_whatsapp(
     when the phone is withheld); `phone` E.164 digits only when the provider gave one.
     `profile_name` is the name the customer set — pass "" for messages the business sent itself
     (they carry the business's name), it then never renames the contact.
+    `lookup` and `candidates`: the sender's lookup (`whatsapp_sender_lookup`) and the contacts it
+    found, already locked, when the caller ran it inside a statement of its own.
     Must run inside a transaction.
     """
-    variants = brazil_ninth_digit_variants(phone) if phone else ()
-    contact = _best(_candidates_locked(tenant_id=tenant.pk, wa_id=wa_id, variants=variants), wa_id)
+    lookup = lookup or whatsapp_sender_lookup(tenant_id=tenant.pk, wa_id=wa_id, phone=phone)
+    variants = lookup.variants
+    contact = _best(_candidates_locked(lookup) if candidates is None else candidates, wa_id)
     created = False
     if contact is None:
         try:

@@ -223,7 +223,21 @@ def _iso_datetime_field(field) -> bool:
     return isinstance(output_format, str) and output_format.lower() == ISO_8601 and not hasattr(field, "timezone")
 
 
-_PLAIN, _NESTED, _DATETIME = 0, 1, 2
+_PLAIN, _NESTED, _DATETIME, _MANY = 0, 1, 2, 3
+
+
+def _many_to_many_field(serializer, field) -> bool:
+    """Whether the list field renders a forward many-to-many field of the serializer's model by its
+    own name — the key `prefetch_related` keeps its rows under."""
+    from django.db.models import ManyToManyField
+
+    model = getattr(getattr(serializer, "Meta", None), "model", None)
+    if model is None or field.source == "*" or len(field.source_attrs) != 1:
+        return False
+    try:
+        return isinstance(model._meta.get_field(field.source_attrs[0]), ManyToManyField)
+    except Exception:  # noqa: BLE001 — FieldDoesNotExist: a property or method, not a relation
+        return False
 
 
 def _compile(serializer):
@@ -246,7 +260,8 @@ def _compile(serializer):
             def convert(value, tz, child=child):
                 return [child(item, tz) for item in (value.all() if isinstance(value, Manager) else value)]
 
-            kind = _NESTED
+            convert.child = child
+            kind = _MANY if _many_to_many_field(serializer, field) else _NESTED
         elif isinstance(field, serializers.BaseSerializer):
             convert, kind = _compile(field), _NESTED
         elif isinstance(field, serializers.JSONField) and not field.binary:
@@ -261,6 +276,14 @@ def _compile(serializer):
     def render(instance, tz) -> dict:
         data = {}
         for name, attr, field, convert, kind in steps:
+            if kind == _MANY:
+                # Prefetched (`prefetch_related`, or known empty): the rows themselves, without
+                # building the related manager and a queryset around them for each render.
+                prefetched = instance.__dict__.get("_prefetched_objects_cache", {}).get(attr)
+                if prefetched is not None and prefetched._result_cache is not None:
+                    data[name] = [convert.child(item, tz) for item in prefetched._result_cache]
+                    continue
+                kind = _NESTED
             value = getattr(instance, attr) if attr is not None else field.get_attribute(instance)
             if callable(value) and not isinstance(value, Manager):
                 value = field.get_attribute(instance)  # a method as the source: DRF's own rules

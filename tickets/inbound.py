@@ -28,7 +28,13 @@ from django.utils.translation import gettext as _
 
 from campaigns.services import recipient_status_apply
 from config import sql
-from crm.identity import contact_rekey_whatsapp, contact_resolve_whatsapp
+from crm.identity import (
+    ResolvedContact,
+    contact_rekey_whatsapp,
+    contact_resolve_whatsapp,
+    contacts_from_rows,
+    whatsapp_sender_lookup,
+)
 from crm.models import Contact, Tag
 from tickets import events
 from tickets.models import Message, Queue, Ticket, TicketEvent
@@ -131,39 +137,100 @@ def _known_untagged(obj: Ticket | Contact) -> None:
     obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": tags}
 
 
-@functools.cache
-def _active_ticket_sql() -> str:
+def _ticket_columns() -> str:
     ticket, queue, user = Ticket, Queue, get_user_model()
-    return (
-        f"SELECT {sql.columns(ticket, 't')}, {sql.columns(queue, 'q')}, {sql.columns(user, 'u')}, "  # noqa: S608
-        f"EXISTS (SELECT 1 FROM {ticket.tags.through._meta.db_table} tt WHERE tt.ticket_id = t.id) "
-        f"FROM {ticket._meta.db_table} t "
-        f"LEFT JOIN {queue._meta.db_table} q ON q.id = t.queue_id "
-        f"LEFT JOIN {user._meta.db_table} u ON u.id = t.assignee_id "
-        "WHERE t.tenant_id = %s AND t.contact_id = %s AND t.connection_id = %s AND t.status <> %s "
-        "FOR UPDATE OF t"
+    return f"{sql.columns(ticket, 't')}, {sql.columns(queue, 'q')}, {sql.columns(user, 'u')}, " + (
+        f"EXISTS (SELECT 1 FROM {ticket.tags.through._meta.db_table} tt WHERE tt.ticket_id = t.id)"
     )
 
 
-def _active_ticket(*, connection: Connection, contact: Contact) -> Ticket | None:
-    """The contact's non-closed ticket on this connection (at most one: a unique constraint), locked,
-    with its queue and assignee. Plain SQL: it runs once per received message, and building the
-    ORM query (two joins, an annotation) cost more than running it."""
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            _active_ticket_sql(), [connection.tenant_id, contact.pk, connection.pk, Ticket.Status.CLOSED.value]
-        )
-        row = cursor.fetchone()
-    if row is None:
+def _ticket_joins() -> str:
+    return (
+        f"LEFT JOIN {Queue._meta.db_table} q ON q.id = t.queue_id "
+        f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = t.assignee_id"
+    )
+
+
+# 'closed' is written out, not a parameter: the partial unique index of active tickets
+# (tickets_ticket_one_active_per_contact) is then usable by the prepared statements' generic plans.
+_ACTIVE = f"t.status <> '{Ticket.Status.CLOSED.value}'"
+
+
+@functools.cache
+def _active_ticket_sql() -> str:
+    return (
+        f"SELECT {_ticket_columns()} FROM {Ticket._meta.db_table} t {_ticket_joins()} "  # noqa: S608
+        f"WHERE t.tenant_id = %s AND t.contact_id = %s AND t.connection_id = %s AND {_ACTIVE} FOR UPDATE OF t"
+    )
+
+
+@functools.cache
+def _sender_sql(candidates_sql: str) -> str:
+    """The sender's candidate contacts (crm.identity's lookup) and, in the same statement, the
+    active ticket on the connection of each: both locked, contacts first, as two statements did.
+    The tickets' columns come from the locking CTE itself: a row updated by a transaction we
+    waited for is returned as it is now, not as the statement's snapshot saw it."""
+    ticket = Ticket._meta.db_table
+    return (
+        f"WITH candidates AS ({candidates_sql}), active AS ("  # noqa: S608 — no value is interpolated
+        f"SELECT {sql.columns(Ticket, 't')} FROM {ticket} t WHERE t.tenant_id = %s AND t.connection_id = %s "
+        f"AND {_ACTIVE} AND t.contact_id IN (SELECT id FROM candidates) FOR UPDATE OF t) "
+        f"SELECT candidates.*, active.*, {sql.columns(Queue, 'q')}, {sql.columns(get_user_model(), 'u')}, "
+        f"EXISTS (SELECT 1 FROM {Ticket.tags.through._meta.db_table} tt WHERE tt.ticket_id = active.id) "
+        "FROM candidates LEFT JOIN active ON active.contact_id = candidates.id "
+        f"LEFT JOIN {Queue._meta.db_table} q ON q.id = active.queue_id "
+        f"LEFT JOIN {get_user_model()._meta.db_table} u ON u.id = active.assignee_id"
+    )
+
+
+def _ticket_from(row: tuple, start: int, contact: Contact) -> Ticket | None:
+    """The ticket (with queue, assignee, and whether it has tags) of `_ticket_columns()` at `start`."""
+    if row[start] is None:
         return None
-    ticket = sql.instance(Ticket, row)
-    queue_at, user_at = sql.width(Ticket), sql.width(Ticket) + sql.width(Queue)
+    ticket = sql.instance(Ticket, row, start)
+    queue_at, user_at = start + sql.width(Ticket), start + sql.width(Ticket) + sql.width(Queue)
     ticket.queue = sql.instance(Queue, row, queue_at) if ticket.queue_id is not None else None
     ticket.assignee = sql.instance(get_user_model(), row, user_at) if ticket.assignee_id is not None else None
     ticket.contact = contact
     if not row[-1]:
         _known_untagged(ticket)
     return ticket
+
+
+def _active_ticket(*, connection: Connection, contact: Contact) -> Ticket | None:
+    """The contact's non-closed ticket on this connection (at most one: a unique constraint), locked,
+    with its queue and assignee. Plain SQL: building the ORM query (two joins, an annotation) cost
+    more than running it."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(_active_ticket_sql(), [connection.tenant_id, contact.pk, connection.pk])
+        row = cursor.fetchone()
+    return None if row is None else _ticket_from(row, 0, contact)
+
+
+def _sender_locked(*, connection: Connection, incoming: IncomingMessage) -> tuple[ResolvedContact, Ticket | None]:
+    """Who wrote (crm.identity.contact_resolve_whatsapp: found or created, locked) and their active
+    ticket on the connection (locked), in one statement for a known sender — it runs for every
+    received message, and two round trips to PostgreSQL cost more than the join."""
+    lookup = whatsapp_sender_lookup(tenant_id=connection.tenant_id, wa_id=incoming.sender_wa_id, phone=incoming.phone)
+    with db_connection.cursor() as cursor:
+        cursor.execute(_sender_sql(lookup.sql), [*lookup.params, connection.tenant_id, connection.pk])
+        rows = cursor.fetchall()
+    candidates = contacts_from_rows(rows)
+    resolved = contact_resolve_whatsapp(
+        tenant=connection.tenant,
+        wa_id=incoming.sender_wa_id,
+        phone=incoming.phone,
+        profile_name="" if incoming.from_me else incoming.profile_name,
+        lookup=lookup,
+        candidates=candidates,
+    )
+    if resolved.created:
+        return resolved, None  # nobody else can have opened a ticket for a contact not committed yet
+    for contact, row in zip(candidates, rows, strict=True):
+        if contact.pk == resolved.contact.pk:
+            return resolved, _ticket_from(row, sql.width(Contact) + 1, resolved.contact)
+    # Found otherwise: created meanwhile by another transaction, which we waited for.
+    return resolved, _active_ticket(connection=connection, contact=resolved.contact)
 
 
 def _open_ticket(
@@ -280,23 +347,17 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         _reaction_apply(connection=connection, incoming=incoming)
         return None
 
-    resolved = contact_resolve_whatsapp(
-        tenant=connection.tenant,
-        wa_id=incoming.sender_wa_id,
-        phone=incoming.phone,
-        profile_name="" if incoming.from_me else incoming.profile_name,
-    )
-    contact = resolved.contact
+    resolved, ticket = _sender_locked(connection=connection, incoming=incoming)
+    contact, ticket_created = resolved.contact, False
     if resolved.created or not getattr(contact, "has_tags", True):
         _known_untagged(contact)
     # A redelivered message (same provider id in another body) changes nothing. With an active
     # ticket the INSERT below refuses it by itself; before claiming or opening a ticket, ask first.
-    ticket, ticket_created = _active_ticket(connection=connection, contact=contact), False
     was_active = ticket is not None
     if not was_active:
-        if Message.objects.filter(connection=connection, provider_message_id=incoming.provider_message_id).exists():
+        if not resolved.created and _stored_before(connection, incoming.provider_message_id):
             logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
-            return None
+            return None  # (a contact created by this message has none: the message would be theirs)
         ticket, ticket_created = _open_ticket(
             connection=connection, contact=contact, incoming=incoming, contact_is_new=resolved.created
         )
@@ -353,6 +414,10 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
     if _from_customer(incoming):
         route_inbound_message(ticket=ticket, message=message, ticket_was_created=ticket_created)
     return message
+
+
+def _stored_before(connection: Connection, provider_message_id: str) -> bool:
+    return Message.objects.filter(connection=connection, provider_message_id=provider_message_id).exists()
 
 
 def _from_customer(incoming: IncomingMessage) -> bool:

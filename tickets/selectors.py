@@ -8,12 +8,14 @@ every ticket of the tenant. A ticket someone cannot see does not exist for them 
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db import connection as db_connection
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from config.errors import NotFound
 from crm.models import Contact, Tag
 from crm.selectors import contact_search
+from tenants.context import require_current_tenant
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 
 STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
@@ -306,7 +308,6 @@ def inbox_transfer_targets(*, tenant) -> tuple[list[User], list[Queue]]:
 
 def member_presence_list() -> list[dict]:
     """The current tenant's active members with their presence, online first, then by name."""
-    from tenants.context import require_current_tenant
     from tickets import presence
 
     tenant = require_current_tenant()
@@ -328,15 +329,17 @@ def member_presence_list() -> list[dict]:
 def senders_with_active_ticket(*, connection_id: int, wa_ids: set[str]) -> set[str]:
     """Which of these WhatsApp senders have a ticket that is not closed on the connection (by the
     contact's `wa_id` as the provider sends it; a sender known only by a phone variant is not found
-    here, which costs the inbound batch some speed, never correctness). From the contacts, by
-    their unique (tenant, wa_id) index: from the tickets, PostgreSQL chose the wa_id trigram index
-    (20 ms instead of 0.2)."""
-    active = Ticket.objects.filter(contact=OuterRef("pk"), connection_id=connection_id).exclude(
-        status=Ticket.Status.CLOSED
-    )
-    return set(
-        Contact.objects.filter(wa_id__in=wa_ids)
-        .exclude(wa_id="")
-        .filter(Exists(active))
-        .values_list("wa_id", flat=True)
-    )
+    here: the inbound batch then reserves a protocol number it may not use, a gap). From the
+    contacts, by their unique (tenant, wa_id) index: from the tickets, PostgreSQL chose the wa_id
+    trigram index (20 ms instead of 0.2). Plain SQL over an array: one prepared statement whatever
+    the number of senders, where the ORM's `IN (…)` was planned afresh for each batch (0.6 ms)."""
+    tenant_id = require_current_tenant().pk
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT c.wa_id FROM {Contact._meta.db_table} c "  # noqa: S608 — table names only
+            "WHERE c.tenant_id = %s AND c.wa_id = ANY(%s::varchar[]) AND c.wa_id <> '' AND EXISTS ("
+            f"SELECT 1 FROM {Ticket._meta.db_table} t WHERE t.tenant_id = %s AND t.contact_id = c.id "
+            "AND t.connection_id = %s AND t.status <> %s)",
+            [tenant_id, list(wa_ids), tenant_id, connection_id, Ticket.Status.CLOSED.value],
+        )
+        return {row[0] for row in cursor.fetchall()}

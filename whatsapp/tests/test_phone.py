@@ -49,3 +49,22 @@ def test_brazil_ninth_digit_variants(number, expected):
 def test_digits_from_jid():
     assert digits_from_jid("5511987654321:3@s.whatsapp.net") == "5511987654321"
     assert digits_from_jid("") == ""
+
+
+def test_a_brazilian_mobile_as_whatsapp_sends_it_gives_the_variants_its_normalization_gives():
+    """The shortcut for E.164 digits of a Brazilian mobile agrees with the parsing path, for every
+    area code and both forms (`normalize_phone` maps such a number to itself)."""
+    import random
+
+    rng = random.Random(6)
+    numbers = [
+        f"55{area}{nine}{rng.choice('6789')}{rng.randrange(10**7):07d}"
+        for area in range(11, 100)
+        if area % 10
+        for nine in ("9", "")
+    ]
+    for number in numbers:
+        assert normalize_phone(number) == number
+        assert brazil_ninth_digit_variants(number) == brazil_ninth_digit_variants(f"+{number}")
+    assert brazil_ninth_digit_variants("5511987654321\n") == ("5511987654321", "551187654321")
+    assert brazil_ninth_digit_variants("55119876543210") == ()  # too long: parsed, and refused

@@ -11,6 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsTenantMember, IsTenantStaff
+from config.api.pagination import OnePassPagination
 from config.errors import NotFound, ValidationFailed
 from crm.models import Tag
 from tickets import events, inbound, presence, selectors, services
@@ -40,12 +41,18 @@ class MessageCursorPagination(CursorPagination):
         return ("-sent_at", "-id")
 
 
+class TicketPagination(OnePassPagination):
+    def one_pass_when(self, request) -> bool:
+        return bool(request.query_params.get("q", "").strip())  # a search: contacts and message texts
+
+
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Tickets the caller may see (agents: their queues' pending tickets, unqueued pending tickets and
     their own; admins and supervisors: all), newest activity first."""
 
     queryset = Ticket.objects.none()  # the model, for the schema and the isolation sweep
     serializer_class = s.TicketSerializer
+    pagination_class = TicketPagination
     filter_backends = [DjangoFilterBackend]
     filterset_class = TicketFilter
     lookup_value_regex = r"\d+"

@@ -5,6 +5,7 @@ import pytest
 
 from accounts.models import Role
 from crm.tests.factories import ContactFactory, TagFactory
+from tenants.context import tenant_context
 from tickets.tests.factories import MessageFactory, QueueFactory, TicketFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,3 +70,32 @@ def test_the_ticket_list_costs_the_same_queries_for_any_page_size(
         body = response.json()
         assert len(body["results"]) == min(page_size, body["count"])
         assert body["count"] > 0
+
+
+def test_a_search_pages_through_the_same_tickets_in_the_same_order_as_the_list(
+    tenant, supervisor, client_for, busy_tenant
+):
+    """A search is paginated in one pass (config.api.pagination.OnePassPagination: the page's ids
+    and the total in one statement): its pages, count and links are those the plain list gives for
+    the same tickets, and a page past the end is a 404 with the API's error body."""
+    from tickets.models import Ticket
+
+    client = client_for(supervisor, tenant)
+    with tenant_context(tenant):
+        expected = list(
+            Ticket.objects.filter(contact__name__startswith="Cliente 1")
+            .order_by("-last_message_at", "-id")
+            .values_list("pk", flat=True)
+        )
+    seen, url, pages = [], TICKETS + "?q=Cliente+1&page_size=7", 0
+    while url:
+        body = client.get(url).json()
+        assert body["count"] == len(expected)
+        seen += [row["id"] for row in body["results"]]
+        url, pages = body["next"], pages + 1
+    assert seen == expected and pages == -(-len(expected) // 7)
+    assert client.get(TICKETS, {"q": "Cliente 1", "page_size": 7, "page": 2}).json()["previous"]
+    past = client.get(TICKETS, {"q": "Cliente 1", "page_size": 7, "page": pages + 1})
+    assert past.status_code == 404 and past.json()["code"]
+    empty = client.get(TICKETS, {"q": "nobody by this name"}).json()
+    assert (empty["count"], empty["results"], empty["next"]) == (0, [], None)

@@ -9,8 +9,7 @@ every ticket of the tenant. A ticket someone cannot see does not exist for them 
 from __future__ import annotations
 
 from django.db import connection as db_connection
-from django.db.models import BigIntegerField, Prefetch, Q, QuerySet, Value
-from django.db.models.functions import Cast
+from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from config.errors import NotFound
@@ -95,15 +94,7 @@ def ticket_search_q(text: str) -> Q:
     contact_ids = list(contacts.values_list("pk", flat=True))
     by_contact = contacts.values("pk") if len(contact_ids) > SEARCH_CONTACT_IDS else contact_ids
     of_contacts = Ticket.objects.filter(contact_id__in=by_contact).order_by().values("pk")
-    in_messages = (
-        # The tenant typed as its column (bigint): compared with a plain integer constant — what the
-        # tenant manager writes, and which PostgreSQL would then keep of the two — the index's tenant
-        # column (btree_gin's bigint operators) is unusable and every tenant's matches are read.
-        Message.all_tenants.filter(tenant_id=Cast(Value(require_current_tenant().pk), BigIntegerField()))
-        .filter(text__icontains=text)
-        .order_by()
-        .values("ticket_id")
-    )
+    in_messages = Message.objects.filter(text__icontains=text).order_by().values("ticket_id")
     return Q(pk__in=of_contacts.union(in_messages, all=True))
 
 

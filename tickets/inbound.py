@@ -394,10 +394,11 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         payload=_payload(incoming),
         sent_at=incoming.timestamp,
     )
-    if not was_active:
-        message.save()  # checked above; a unique violation now is a concurrent delivery: retried whole
-        _counters_update(ticket=ticket, contact=contact, message=message)
-    elif not _insert_unless_stored(message, then=_counters_sql(ticket=ticket, contact=contact, message=message)):
+    if not _insert_unless_stored(message, then=_counters_sql(ticket=ticket, contact=contact, message=message)):
+        if not was_active:
+            # Checked above: stored meanwhile by a concurrent delivery, after we claimed or opened
+            # the ticket. Retried whole (the worker's retry), which then finds it stored.
+            raise IntegrityError("message stored by a concurrent delivery")
         logger.info("duplicate message ignored", extra={"connection_id": connection.pk})
         return None  # only the active ticket was locked: nothing was written (the objects are dropped)
 
@@ -422,14 +423,6 @@ def _stored_before(connection: Connection, provider_message_id: str) -> bool:
 
 def _from_customer(incoming: IncomingMessage) -> bool:
     return not incoming.from_me and incoming.type != MessageType.SYSTEM
-
-
-def _counters_update(*, ticket: Ticket, contact: Contact, message: Message) -> None:
-    """The counters of a message already saved (`_counters_sql`), in one statement."""
-    (ticket_update, ticket_params), *others = _counters_sql(ticket=ticket, contact=contact, message=message)
-    ctes = f"WITH {', '.join(f'u{n} AS ({update})' for n, (update, _params) in enumerate(others))} " if others else ""
-    with db_connection.cursor() as cursor:
-        cursor.execute(f"{ctes}{ticket_update}", [*(p for _u, params in others for p in params), *ticket_params])
 
 
 def _counters_sql(*, ticket: Ticket, contact: Contact, message: Message) -> list[tuple[str, list]]:

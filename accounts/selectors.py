@@ -40,6 +40,18 @@ def membership_get_by_tenant_id(*, user: User, tenant_id) -> Membership | None:
     )
 
 
+def membership_with_user_for_token(*, user_id, tenant_id) -> Membership | None:
+    """The active membership of user `user_id` in tenant `tenant_id` (a token's claims), with its
+    user and tenant, in one query; None if there is none (or a claim is missing)."""
+    if not user_id or not tenant_id:
+        return None
+    return (
+        Membership.all_tenants.filter(user_id=user_id, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
+        .select_related("tenant", "user")
+        .first()
+    )
+
+
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:
     return Membership.objects.filter(tenant=tenant).select_related("user").order_by("user__name", "user__email")
 

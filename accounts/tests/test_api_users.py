@@ -381,9 +381,9 @@ def test_users_list_query_count_does_not_grow_with_rows(
 
     for _ in range(15):
         make_member(tenant)
-    # authentication (user, membership+tenant), COUNT, page of members with their users
-    with django_assert_num_queries(4):
+    # authentication (the token's membership with its user and tenant), COUNT, page of members with their users
+    with django_assert_num_queries(3):
         response = client.get(USERS)
 
     assert response.json()["count"] == 18
-    assert few == 4
+    assert few == 3

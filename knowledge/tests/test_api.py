@@ -153,7 +153,7 @@ def test_the_list_is_paginated_in_a_fixed_number_of_queries(tenant, clients, dja
         ArticleFactory(tenant=tenant, title=f"Artigo {number:02d}")
     agent = clients[Role.AGENT]
     agent.get(LIST)  # warm the membership lookup path
-    with django_assert_num_queries(4):  # user + membership, count, page
+    with django_assert_num_queries(3):  # the membership with its user (JWT), count, page
         response = agent.get(LIST, {"page_size": 10})
     data = response.json()
     assert (data["count"], len(data["results"])) == (30, 10)

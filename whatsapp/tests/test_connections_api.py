@@ -275,11 +275,11 @@ def test_list_query_count_does_not_grow(tenant, admin, django_assert_num_queries
         admin.get(CONNECTIONS)
     for _ in range(5):
         ConnectionFactory(tenant=tenant)
-    # authentication (user, membership+tenant), the connections
-    with django_assert_num_queries(3):
+    # authentication (the token's membership with its user and tenant), the connections
+    with django_assert_num_queries(2):
         response = admin.get(CONNECTIONS)
     assert len(response.json()) == 6
-    assert len(few.captured_queries) == 3
+    assert len(few.captured_queries) == 2
 
 
 # --- provider actions ---------------------------------------------------------------------------

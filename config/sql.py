@@ -15,7 +15,7 @@ from contextlib import contextmanager
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
-from django.db.models import Model
+from django.db.models import Lookup, Model
 
 
 @functools.cache
@@ -70,3 +70,20 @@ def prepared_statements(threshold: int = 5) -> Iterator[None]:
         yield
     finally:
         raw.cursor_factory, raw.prepare_threshold = previous  # (a connection closed meanwhile is dropped)
+
+
+class AnyOfSubquery(Lookup):
+    """`column = ANY(ARRAY(subquery))`: PostgreSQL runs the subquery once, first (an InitPlan), then
+    finds the column's rows for the ids it returned through the column's index. Written as
+    `IN (subquery)`, the planner may join instead, and a misestimate of the subquery's rows (a
+    trigram search) made it read every row of the outer table (the ticket search: all 60k tickets
+    for 651 contacts, 35 ms instead of 3). Register it on the field where a query needs it."""
+
+    lookup_name = "any_of"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        if not rhs.startswith("("):
+            rhs = f"({rhs})"
+        return f"{lhs} = ANY(ARRAY{rhs})", [*lhs_params, *rhs_params]

@@ -13,12 +13,15 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from accounts.models import Membership, Role, User
 from config.errors import NotFound
+from config.sql import AnyOfSubquery
 from crm.models import Contact, Tag
 from crm.selectors import contact_search
 from tenants.context import require_current_tenant
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 
 STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
+
+Ticket._meta.get_field("contact").register_lookup(AnyOfSubquery)
 
 
 def role_of(*, user: User) -> str | None:
@@ -71,29 +74,20 @@ def ticket_get_for_user(*, ticket_id, user: User, role: str | None) -> Ticket:
     return ticket
 
 
-# Up to this many matching contacts are looked up first and given to the ticket query as ids.
-SEARCH_CONTACT_IDS = 5000
-
-
 def ticket_search_q(text: str) -> Q:
     """The contact (as the contacts search finds them: name, profile name or e-mail ignoring case and
     accents, or the number in any formatting), or the text of any of the ticket's messages.
 
-    The matching contacts are read first, by their own query (one more statement): as a subquery
-    of the ticket list, PostgreSQL often read every contact of the tenant through the tenant index
-    (170 ms at 50k contacts) where alone it takes the trigram indexes (crm 0005; ~10 ms). A search
-    matching more than SEARCH_CONTACT_IDS contacts keeps the subquery (correct, slower).
-    The tickets are then one set of ids, those of the contacts UNION ALL those of the matching
-    messages: written as `contact_id IN (…) OR id IN (…)`, the OR kept PostgreSQL from any index
-    and it read every ticket of every tenant (26 ms at 100k). The messages are found by the
-    tenant's trigram index (tickets 0007): a per-ticket EXISTS over the messages cost a second at
-    100k tickets (docs/PERFORMANCE.md)."""
+    The tickets are one set of ids: those of the matching contacts UNION ALL those of the matching
+    messages. Written as `contact_id IN (…) OR id IN (…)`, the OR kept PostgreSQL from any index and
+    it read every ticket of every tenant (26 ms at 100k). The contacts are an InitPlan
+    (`config.sql.AnyOfSubquery`: found first by the tenant's trigram index, crm 0005, then their
+    tickets by the contact index); as a plain subquery PostgreSQL joined them against every ticket
+    of the tenant. The messages are found by the tenant's trigram index (tickets 0007): a
+    per-ticket EXISTS over the messages cost a second at 100k tickets (docs/PERFORMANCE.md)."""
     text = text.strip()
-    contacts = contact_search(Contact.objects.all(), text).order_by()
-    # No LIMIT: with one, PostgreSQL preferred walking the tenant's contacts in index order.
-    contact_ids = list(contacts.values_list("pk", flat=True))
-    by_contact = contacts.values("pk") if len(contact_ids) > SEARCH_CONTACT_IDS else contact_ids
-    of_contacts = Ticket.objects.filter(contact_id__in=by_contact).order_by().values("pk")
+    contacts = contact_search(Contact.objects.all(), text).order_by().values("pk")
+    of_contacts = Ticket.objects.filter(contact_id__any_of=contacts).order_by().values("pk")
     in_messages = Message.objects.filter(text__icontains=text).order_by().values("ticket_id")
     return Q(pk__in=of_contacts.union(in_messages, all=True))
 

@@ -277,15 +277,7 @@ def _process_together(ids: list[int], connections: dict[int, Connection]) -> dic
     the events are locked and those another worker processed meanwhile are left alone."""
     tenant_id = require_current_tenant().pk
     results: dict[int, str | None] = dict.fromkeys(ids)
-    with db_connection.cursor() as cursor:
-        cursor.execute(
-            # By primary key, then the tenant: with `tenant_id = … AND id = ANY(…)` the prepared
-            # statement's plan could combine the tenant's whole index with the ids.
-            f"SELECT e.id, e.connection_id, e.status, e.body FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
-            f"JOIN {_TABLE} e ON e.id = wanted.id WHERE e.tenant_id = %s",
-            [ids, tenant_id],
-        )
-        stored = {row[0]: row[1:] for row in cursor.fetchall()}
+    stored = _events_read(ids, tenant_id, "e.connection_id, e.status, e.body")
     parsed: dict[int, tuple[Connection, list[Event]]] = {}
 
     def events_of(event_id: int) -> tuple[Connection, list[Event]]:
@@ -300,13 +292,7 @@ def _process_together(ids: list[int], connections: dict[int, Connection]) -> dic
             events_of(event_id)
     opening = _senders_opening_a_ticket(parsed.values())
     with batch_memo(), protocols_reserved(tenant_id=tenant_id, count=opening), transaction.atomic():
-        with db_connection.cursor() as cursor:
-            cursor.execute(
-                f"SELECT e.id, e.status, e.attempts FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608
-                f"JOIN {_TABLE} e ON e.id = wanted.id WHERE e.tenant_id = %s ORDER BY e.id FOR UPDATE OF e",
-                [ids, tenant_id],
-            )
-            locked = {row[0]: row[1:] for row in cursor.fetchall()}
+        locked = _events_read(ids, tenant_id, "e.status, e.attempts", lock=True)
         done: list[tuple[int, str, int]] = []
         for event_id in ids:
             if event_id not in locked:
@@ -329,6 +315,20 @@ def _process_together(ids: list[int], connections: dict[int, Connection]) -> dic
                     [timezone.now(), *map(list, zip(*done, strict=True)), tenant_id],
                 )
     return results
+
+
+def _events_read(ids: list[int], tenant_id: int, columns: str, *, lock: bool = False) -> dict[int, tuple]:
+    """`columns` of the tenant's events among `ids`, by id (locked in id order if `lock`). By
+    primary key, then the tenant: with `tenant_id = … AND id = ANY(…)` the prepared statement's
+    plan could combine the tenant's whole index with the ids."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT e.id, {columns} FROM unnest(%s::bigint[]) AS wanted(id) "  # noqa: S608 — our own column list
+            f"JOIN {_TABLE} e ON e.id = wanted.id WHERE e.tenant_id = %s"
+            + (" ORDER BY e.id FOR UPDATE OF e" if lock else ""),
+            [ids, tenant_id],
+        )
+        return {row[0]: row[1:] for row in cursor.fetchall()}
 
 
 def _senders_opening_a_ticket(parsed: Iterable[tuple[Connection, list[Event]]]) -> int:

@@ -294,6 +294,44 @@ def test_tenant_events_reach_that_tenant_only(world):
     assert (quiet_b, quiet_both_in_b, quiet_a, quiet_both_after) == ([], [], [], [])
 
 
+def test_a_group_event_is_sent_without_the_database_connection_cleanup(world, monkeypatch):
+    """Events fanned out to every socket of a group go straight to the socket: Channels' dispatch
+    would first close stale database connections in a worker thread, once per socket and event
+    (config.consumers.EventsConsumer.NO_DATABASE_HANDLERS). Other messages still get it."""
+    import channels.consumer
+
+    cleanups = []
+    original = channels.consumer.aclose_old_connections
+
+    async def counted():
+        cleanups.append(1)
+        await original()
+
+    monkeypatch.setattr(channels.consumer, "aclose_old_connections", counted)
+    token = _access(world["admin_a"], world["a"])
+    events = [{"type": "ticket.updated", "data": {"id": n}} for n in range(3)]
+
+    async def scenario():
+        layer = get_channel_layer()
+        socket, _ = await _open(f"?token={token}")
+        await socket.receive_json_from(timeout=5)  # session.ready
+        before = len(cleanups)
+        for event in events:
+            await layer.group_send(tenant_group(world["a"].pk), {"type": "prosa.event", "text": json.dumps(event)})
+        received = [await socket.receive_json_from(timeout=5) for _ in events]
+        after_events = len(cleanups)
+        await socket.send_json_to({"type": "ping"})
+        pong = await socket.receive_json_from(timeout=5)
+        after_ping = len(cleanups)
+        await socket.disconnect()
+        return received, after_events - before, after_ping - after_events, pong
+
+    received, cleanups_for_events, cleanups_for_ping, pong = _run(scenario)
+    assert received == events
+    assert cleanups_for_events == 0
+    assert cleanups_for_ping == 1 and pong["type"] == "pong"
+
+
 async def _group_size(layer, group: str) -> int:
     """How many channels are in `group`: the group's sorted set in Redis for the queue layer; for
     the pub/sub layer, the members this process's loop holds (it subscribes for them)."""

@@ -22,6 +22,7 @@ from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
 
 Ticket._meta.get_field("contact").register_lookup(AnyOfSubquery)
+Ticket._meta.get_field("id").register_lookup(AnyOfSubquery)
 
 
 def role_of(*, user: User) -> str | None:
@@ -78,18 +79,17 @@ def ticket_search_q(text: str) -> Q:
     """The contact (as the contacts search finds them: name, profile name or e-mail ignoring case and
     accents, or the number in any formatting), or the text of any of the ticket's messages.
 
-    The tickets are one set of ids: those of the matching contacts UNION ALL those of the matching
-    messages. Written as `contact_id IN (…) OR id IN (…)`, the OR kept PostgreSQL from any index and
-    it read every ticket of every tenant (26 ms at 100k). The contacts are an InitPlan
-    (`config.sql.AnyOfSubquery`: found first by the tenant's trigram index, crm 0005, then their
-    tickets by the contact index); as a plain subquery PostgreSQL joined them against every ticket
-    of the tenant. The messages are found by the tenant's trigram index (tickets 0007): a
-    per-ticket EXISTS over the messages cost a second at 100k tickets (docs/PERFORMANCE.md)."""
+    Both halves are InitPlans (`config.sql.AnyOfSubquery`, `column = ANY(ARRAY(subquery))`): the
+    matching contacts (the tenant's trigram index, crm 0005) and the tickets of the matching
+    messages (the tenant's trigram index, tickets 0007) are found first, once; the tickets are
+    then one BitmapOr of the contact index and the primary key, read in one pass. As
+    `contact_id IN (…) OR id IN (…)` PostgreSQL read every ticket of every tenant (26 ms at 100k);
+    as a UNION of the two it probed the primary key once per id; a per-ticket EXISTS over the
+    messages cost a second at 100k tickets (docs/PERFORMANCE.md)."""
     text = text.strip()
     contacts = contact_search(Contact.objects.all(), text).order_by().values("pk")
-    of_contacts = Ticket.objects.filter(contact_id__any_of=contacts).order_by().values("pk")
     in_messages = Message.objects.filter(text__icontains=text).order_by().values("ticket_id")
-    return Q(pk__in=of_contacts.union(in_messages, all=True))
+    return Q(contact_id__any_of=contacts) | Q(id__any_of=in_messages)
 
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:

@@ -28,8 +28,12 @@ class OnePassPagination(PageNumberPagination):
         if not page_size or view is None or not self.one_pass_when(request) or not number.isdigit():
             return super().paginate_queryset(queryset, request, view)
         number = int(number)
-        ids, count = _page_ids_and_count(queryset, offset=(max(number, 1) - 1) * page_size, limit=page_size)
-        if number < 1 or (not ids and number > 1):
+        if number < 1:
+            raise NotFound(
+                self.invalid_page_message.format(page_number=number, message="That page number is less than 1")
+            )
+        ids, count = _page_ids_and_count(queryset, offset=(number - 1) * page_size, limit=page_size)
+        if not ids and number > 1:
             raise NotFound(
                 self.invalid_page_message.format(page_number=number, message="That page contains no results")
             )

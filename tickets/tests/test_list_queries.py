@@ -99,5 +99,6 @@ def test_a_search_pages_through_the_same_tickets_in_the_same_order_as_the_list(
     assert client.get(TICKETS, {"q": "Cliente 1", "page_size": 7, "page": 2}).json()["previous"]
     past = client.get(TICKETS, {"q": "Cliente 1", "page_size": 7, "page": pages + 1})
     assert past.status_code == 404 and past.json()["code"]
+    assert client.get(TICKETS, {"q": "Cliente 1", "page": 0}).status_code == 404
     empty = client.get(TICKETS, {"q": "nobody by this name"}).json()
     assert (empty["count"], empty["results"], empty["next"]) == (0, [], None)

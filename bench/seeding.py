@@ -45,7 +45,7 @@ from tenants.context import tenant_context
 from tenants.models import Tenant
 from tenants.services import tenant_create
 from tickets.inbound import message_preview
-from tickets.models import Message, Queue, TenantSequence, Ticket, TicketEvent
+from tickets.models import Message, MessageWord, Queue, TenantSequence, Ticket, TicketEvent
 from tickets.sequences import PROTOCOL
 from whatsapp.choices import ConnectionStatus, DeliveryStatus, MessageType, Provider
 from whatsapp.models import Connection
@@ -619,7 +619,9 @@ def seed_load(
 
 def _analyze(log: Callable[[str], None]) -> None:
     """Fresh planner statistics (and, outside a transaction, the visibility map for index-only scans)."""
-    tables = [m._meta.db_table for m in (Contact, Ticket, Message, TicketEvent)]
+    # MessageWord: the words the messages' trigger wrote during their COPY (tickets 0008); its
+    # index-only scans need the visibility map that VACUUM sets.
+    tables = [m._meta.db_table for m in (Contact, Ticket, Message, MessageWord, TicketEvent)]
     tables += [Ticket.tags.through._meta.db_table, Contact.tags.through._meta.db_table]
     command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
     began = time.monotonic()

@@ -13,8 +13,8 @@ from whatsapp.phone import brazil_ninth_digit_variants, normalize_phone
 
 # Accented letters PostgreSQL folds to their base letter in searches, without the `unaccent`
 # extension (pg_trgm is the only one installed): both cases, so the fold works under any collation.
-_ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
-_UNACCENTED = "".join(unicodedata.normalize("NFKD", char)[0] for char in _ACCENTED)
+ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
+UNACCENTED = "".join(unicodedata.normalize("NFKD", char)[0] for char in ACCENTED)
 
 # Fewer digits than this in a search are not treated as (part of) a phone number.
 _MIN_PHONE_DIGITS = 4
@@ -27,7 +27,7 @@ def fold(text: str) -> str:
 
 
 def _folded(expression):
-    return Lower(Func(expression, Value(_ACCENTED), Value(_UNACCENTED), function="translate", output_field=TextField()))
+    return Lower(Func(expression, Value(ACCENTED), Value(UNACCENTED), function="translate", output_field=TextField()))
 
 
 def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:

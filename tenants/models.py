@@ -123,11 +123,19 @@ class UnscopedManager(models.Manager):
     each use is deliberate and named `all_tenants` so that it stands out in review."""
 
 
-def unindexed_tenant_field() -> models.ForeignKey:
+def unindexed_tenant_field(*, db_constraint: bool = True) -> models.ForeignKey:
     """`TenantOwned.tenant` without an index of its own, for a hot table whose every index starts
-    with the tenant already: one more would only cost each write (the inbound path's tables)."""
+    with the tenant already: one more would only cost each write (the inbound path's tables).
+    `db_constraint=False` also spares each inserted row PostgreSQL's foreign key check, for a table
+    written many rows at a time by the database itself (tickets.MessageWord); deleting a tenant
+    still deletes its rows (Django's cascade)."""
     return models.ForeignKey(
-        Tenant, on_delete=models.CASCADE, related_name="+", db_index=False, verbose_name=_("tenant")
+        Tenant,
+        on_delete=models.CASCADE,
+        related_name="+",
+        db_index=False,
+        db_constraint=db_constraint,
+        verbose_name=_("tenant"),
     )
 
 

@@ -68,7 +68,16 @@ from knowledge.tests.factories import (
     TermFactory,
 )
 from tenants.models import Tenant, TenantOwned
-from tickets.models import Message, Queue, QuickReply, ScheduledMessage, TenantSequence, Ticket, TicketEvent
+from tickets.models import (
+    Message,
+    MessageWord,
+    Queue,
+    QuickReply,
+    ScheduledMessage,
+    TenantSequence,
+    Ticket,
+    TicketEvent,
+)
 from tickets.tests.factories import (
     MessageFactory,
     QueueFactory,
@@ -289,6 +298,13 @@ def _ticket(tenant: Tenant) -> Ticket:
 @register(Message)
 def _message(tenant: Tenant) -> Message:
     return MessageFactory(tenant=tenant, ticket=_ticket_in(tenant), text=f"Message for {tenant.slug}")
+
+
+@register(MessageWord)
+def _message_word(tenant: Tenant) -> MessageWord:
+    """Written by the database's trigger when a message is (tickets 0008), never by Python."""
+    message = _message(tenant)
+    return MessageWord.all_tenants.filter(tenant_id=tenant.pk, message_id=message.pk).order_by("word").last()
 
 
 @register(TicketEvent)

@@ -14,7 +14,14 @@ class TicketFilter(filters.FilterSet):
     connection = filters.NumberFilter(field_name="connection_id")
     tag = filters.NumberFilter(method="filter_tag")
     assignee = filters.CharFilter(method="filter_assignee", help_text='A user id, or "me".')
-    q = filters.CharFilter(method="filter_q", help_text="Contact name or phone, or text of a message.")
+    q = filters.CharFilter(
+        method="filter_q",
+        help_text=(
+            "Contact name, e-mail or phone (any part), or words of the ticket's messages: every word of "
+            "the search begins a word of some message (case and accents ignored; under three letters, "
+            "whole words)."
+        ),
+    )
     updated_since = filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
     # What the AI said about the ticket (ai.TicketInsight, one per ticket: the join repeats no row).
     sentiment = filters.ChoiceFilter(

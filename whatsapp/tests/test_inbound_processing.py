@@ -10,7 +10,7 @@ from channels.layers import get_channel_layer
 from django.core.files.storage import default_storage
 
 from tenants.context import tenant_context
-from tickets.models import Message, Ticket
+from tickets.models import Message, MessageWord, Ticket
 from tickets.tests.factories import MessageFactory, TicketFactory
 from whatsapp.choices import ConnectionStatus, DeliveryStatus, InboundEventStatus
 from whatsapp.inbound import inbound_event_process, inbound_event_retry, inbound_events_process
@@ -276,6 +276,9 @@ def test_a_batch_of_messages_of_an_open_ticket_costs_2_statements_each(
     assert contact_ticket.unread_count == count
     assert Message.all_tenants.filter(ticket=contact_ticket).count() == count
     assert set(InboundEvent.all_tenants.filter(pk__in=[e.pk for e in events]).values_list("attempts", flat=True)) == {1}
+    # The batch's INSERT gave every message its search words (tickets 0008's trigger), in the count.
+    words = MessageWord.all_tenants.filter(ticket_id=contact_ticket.pk)
+    assert words.values("message_id").distinct().count() == count
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,5 +1,4 @@
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -88,11 +87,9 @@ class Contact(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "created_at"], name="crm_contact_tenant_created"),
-            GinIndex(name="crm_contact_name_trgm", fields=["name"], opclasses=["gin_trgm_ops"]),
-            # The contact search's number lookups; tenant-first versions and its text index: migration
-            # 0005 (SQL only).
-            GinIndex(fields=["phone"], name="crm_contact_phone_trgm", opclasses=["gin_trgm_ops"]),
-            GinIndex(fields=["wa_id"], name="crm_contact_wa_id_trgm", opclasses=["gin_trgm_ops"]),
+            # The contact search's trigram indexes start with the tenant (btree_gin): migration 0005
+            # (SQL only). 0007 dropped the tenant-less ones, which every search passed over and
+            # every new contact paid for.
         ]
 
     def __str__(self) -> str:

@@ -107,7 +107,7 @@ def search_words(text: str) -> list[str]:
     else:
         with db_connection.cursor() as cursor:
             cursor.execute("SELECT tickets_search_words(%s)", [text])
-            words = cursor.fetchone()[0]
+            words = {word[:SEARCH_WORD_LENGTH] for word in cursor.fetchone()[0]}
     return sorted(words, key=lambda word: (-len(word), word))[:_SEARCH_WORDS_MAX]
 
 

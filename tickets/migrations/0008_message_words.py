@@ -14,21 +14,23 @@ ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéè
 UNACCENTED = "AAAAAAEEEEIIIIOOOOOUUUUCNYaaaaaaeeeeiiiiooooouuuucnyy"
 LENGTH = 60
 
+# One SELECT of one expression, so PostgreSQL inlines it into the statements that call it: as a
+# function of its own (an aggregate inside), every INSERT that fired the trigger parsed and planned
+# it anew — 0.4 ms per received message.
 WORDS_FUNCTION = f"""
 CREATE FUNCTION tickets_search_words(body text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT left(word, {LENGTH})), '{{}}')
-    FROM unnest(tsvector_to_array(to_tsvector('simple'::regconfig, translate(body, '{ACCENTED}', '{UNACCENTED}'))))
-        AS word
+    SELECT tsvector_to_array(to_tsvector('simple'::regconfig, translate(body, '{ACCENTED}', '{UNACCENTED}')))
 $$;
 """
 
 # One INSERT per statement that inserts messages (a whole inbound batch, a COPY), not one per row.
-INSERTED_TRIGGER = """
+# Words are distinct per message but for long ones cut to the same first LENGTH characters.
+INSERTED_TRIGGER = f"""
 CREATE FUNCTION tickets_message_words_inserted() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO tickets_messageword (tenant_id, word, ticket_id, message_id)
-    SELECT message.tenant_id, word, message.ticket_id, message.id
+    SELECT DISTINCT message.tenant_id, left(word, {LENGTH}), message.ticket_id, message.id
     FROM inserted_messages AS message CROSS JOIN unnest(tickets_search_words(message.text)) AS word
     WHERE message.text <> '';
     RETURN NULL;
@@ -40,11 +42,12 @@ CREATE TRIGGER tickets_message_words_inserted AFTER INSERT ON tickets_message
 """
 
 # Only when the text itself changes (an edit): delivery receipts update messages all day.
-EDITED_TRIGGER = """
+EDITED_TRIGGER = f"""
 CREATE FUNCTION tickets_message_words_edited() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO tickets_messageword (tenant_id, word, ticket_id, message_id)
-    SELECT NEW.tenant_id, word, NEW.ticket_id, NEW.id FROM unnest(tickets_search_words(NEW.text)) AS word
+    SELECT DISTINCT NEW.tenant_id, left(word, {LENGTH}), NEW.ticket_id, NEW.id
+    FROM unnest(tickets_search_words(NEW.text)) AS word
     ON CONFLICT DO NOTHING;
     RETURN NULL;
 END
@@ -54,9 +57,9 @@ CREATE TRIGGER tickets_message_words_edited AFTER UPDATE OF text ON tickets_mess
     EXECUTE FUNCTION tickets_message_words_edited();
 """
 
-BACKFILL = """
+BACKFILL = f"""
 INSERT INTO tickets_messageword (tenant_id, word, ticket_id, message_id)
-SELECT message.tenant_id, word, message.ticket_id, message.id
+SELECT DISTINCT message.tenant_id, left(word, {LENGTH}), message.ticket_id, message.id
 FROM tickets_message AS message CROSS JOIN unnest(tickets_search_words(message.text)) AS word
 WHERE message.text <> ''
 ON CONFLICT DO NOTHING;

@@ -91,9 +91,11 @@ _SEARCH_PREFIX_MIN = 3
 _SEARCH_WORDS_MAX = 8
 
 
-# Letters and digits only, between spaces: PostgreSQL's parser makes each run one word, so Python
-# can split such a search itself, exactly as `tickets_search_words` would (the test compares them).
-_PLAIN_WORDS = re.compile(r"[^\W_]+(?:\s+[^\W_]+)*")
+# ASCII letters and digits only, between spaces: PostgreSQL's parser makes each run one word and
+# lowers it like Python under any locale (beyond ASCII, a database in the C locale keeps the case),
+# so Python can split such a search itself, exactly as `tickets_search_words` would (the test
+# compares them).
+_PLAIN_WORDS = re.compile(r"[A-Za-z0-9]+(?:[ \t\r\n]+[A-Za-z0-9]+)*")
 _UNACCENT = str.maketrans(ACCENTED, UNACCENTED)
 
 

@@ -130,6 +130,8 @@ def test_a_search_of_punctuation_only_looks_at_contacts(tenant):
         "abc123 123abc",
         "日本語 テキスト",
         "ÅNGSTRÖM ÿ",
+        "ØRESUND Ωmega",
+        "cancelar\u00a0pedido",
         "x" * 80,
         # Not plain words: the database splits these.
         "joão.silva@exemplo.com.br",

@@ -9,6 +9,11 @@ by message text — `--requests` times through Django's test client in-process (
 authentication, tenant middleware, throttles in Redis, filters, serializers; no network or server),
 and reports p50/p95 and the SQL queries per request. `--explain` prints EXPLAIN ANALYZE of the
 slowest statement of each case. Target: p95 < 50 ms at 100k tickets.
+
+Baselines in the same run, so the figures compare across machines: the floor of the framework (an
+empty view through the same test client and middleware: bench.urls) and, per case, the floor of
+the database (the request's own SQL statements, as captured, run alone on the same connection).
+Each case is also given as a ratio of the two floors together.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from django.conf import settings  # noqa: E402
 from django.db import connection, reset_queries  # noqa: E402
 from django.db.models import Count  # noqa: E402
 from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import clear_url_caches  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Membership, Role  # noqa: E402
@@ -45,6 +51,7 @@ from tenants.models import Tenant  # noqa: E402
 from tickets.models import Message, Queue, Ticket  # noqa: E402
 
 URL = "/api/v1/tickets/"
+EMPTY_URL = "/bench/empty/inbox/"
 TARGET_P95_MS = 50.0
 
 
@@ -95,6 +102,39 @@ def _percentile(samples: list[float], q: int) -> float:
     return statistics.quantiles(samples, n=100, method="inclusive")[q - 1]
 
 
+def _timed(action, repeat: int) -> list[float]:
+    timings = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        action()
+        timings.append((time.perf_counter() - began) * 1000)
+    return timings
+
+
+def _empty_view_ms(client, repeat: int) -> list[float]:
+    """The framework's floor: an empty view (bench.urls) through the same client and middleware."""
+    settings.ROOT_URLCONF = "bench.urls"
+    clear_url_caches()
+    for _ in range(3):
+        assert client.get(EMPTY_URL).status_code == 200
+    return _timed(lambda: client.get(EMPTY_URL), repeat)
+
+
+def _sql_alone_ms(statements: list[dict], repeat: int) -> list[float]:
+    """The database's floor for a case: its request's statements, as captured, run one after the
+    other on the same connection (what PostgreSQL and the round trips cost without Django)."""
+    sqls = [statement["sql"] for statement in statements]
+
+    def run_all():
+        with connection.cursor() as cursor:
+            for sql in sqls:
+                cursor.execute(sql)
+                cursor.fetchall()
+
+    run_all()
+    return _timed(run_all, repeat)
+
+
 def run(*, requests: int, explain: bool, write_report: bool, page_size: int) -> list[dict]:
     settings.ALLOWED_HOSTS = [*settings.ALLOWED_HOSTS, "testserver"]
     tenant = Tenant.objects.filter(slug=f"{SLUG_PREFIX}1").first()
@@ -116,6 +156,9 @@ def run(*, requests: int, explain: bool, write_report: bool, page_size: int) -> 
         supervisor = Membership.objects.select_related("user").filter(role=Role.SUPERVISOR).first().user
     print(f"tenant {tenant.slug}: {ticket_total} tickets, {message_total} messages; agent {agent.email}")
     clients = {agent.pk: _client(agent, tenant), supervisor.pk: _client(supervisor, tenant)}
+    empty = _empty_view_ms(clients[supervisor.pk], requests)
+    empty_p50 = statistics.median(empty)
+    print(f"baseline: empty view p50 {empty_p50:.1f} ms  p95 {_percentile(empty, 95):.1f} ms")
 
     rows, slow = [], []
     for name, user, params in _cases(tenant, agent, supervisor):
@@ -137,11 +180,19 @@ def run(*, requests: int, explain: bool, write_report: bool, page_size: int) -> 
             assert response.status_code == 200
         p50, p95 = statistics.median(timings), _percentile(timings, 95)
         queries = len(statements)
-        print(f"{name:45} {count:>7} rows  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {queries} queries")
+        sql_p50 = statistics.median(_sql_alone_ms(statements, requests))
+        ratio = p50 / (sql_p50 + empty_p50)
+        print(
+            f"{name:45} {count:>7} rows  p50 {p50:6.1f} ms  p95 {p95:6.1f} ms  {queries} queries  "
+            f"SQL alone {sql_p50:5.1f} ms  ×{ratio:.1f}"
+        )
         rows.append(
             {
                 "figure": f"{name} ({count:,} tickets)",
-                "value": f"p50 {p50:.1f} ms · p95 {p95:.1f} ms · {queries} queries",
+                "value": (
+                    f"p50 {p50:.1f} ms · p95 {p95:.1f} ms · {queries} queries · SQL alone p50 {sql_p50:.1f} ms · "
+                    f"×{ratio:.1f} of the floors"
+                ),
                 "target": f"p95 < {TARGET_P95_MS:.0f} ms",
                 "met": p95 < TARGET_P95_MS,
             }
@@ -152,13 +203,21 @@ def run(*, requests: int, explain: bool, write_report: bool, page_size: int) -> 
             print(f"--- slowest statement ({float(slowest['time']) * 1000:.1f} ms):\n{slowest['sql']}\n")
             print(_explain(slowest["sql"]) + "\n")
 
+    rows.append(
+        {
+            "figure": "baseline: empty view, same client and middleware",
+            "value": f"p50 {empty_p50:.1f} ms · p95 {_percentile(empty, 95):.1f} ms",
+        }
+    )
     if write_report:
-        met = sum(1 for row in rows if row["met"])
+        met = sum(1 for row in rows if row.get("met"))
         notes = (
             f"Tenant `load-1` of `seed_load --tenants 5 --tickets 100000 --messages 1000000 --contacts 50000`: "
             f"{ticket_total:,} tickets, {message_total:,} messages. {requests} requests per case after 3 warm-up "
             f"requests, page size {page_size}, Django test client in-process (JWT auth, middleware, throttles in "
-            f"Redis, filters, serializers; no HTTP server or network). {met}/{len(rows)} cases meet the target."
+            f"Redis, filters, serializers; no HTTP server or network). {met}/{len(rows) - 1} cases meet the "
+            "target. Floors: `SQL alone` is the case's statements as captured, run alone on the same "
+            "connection; the empty view is the framework's; `×` is p50 over the two floors together."
         )
         report.append("Inbox list (`make bench-inbox`)", rows, notes)
     return rows

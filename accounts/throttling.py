@@ -4,7 +4,7 @@ import hashlib
 from dataclasses import dataclass
 
 from django.conf import settings
-from rest_framework.throttling import BaseThrottle, SimpleRateThrottle
+from rest_framework.throttling import BaseThrottle
 
 from config.redis import get_redis
 
@@ -49,12 +49,3 @@ def client_ip(request) -> str:
     """The client's address as DRF's throttles see it: X-Forwarded-For is trusted only for the
     NUM_PROXIES proxies configured in front of us, else the socket's address."""
     return BaseThrottle().get_ident(request)
-
-
-class IPRateThrottle(SimpleRateThrottle):
-    """Per client IP for every request, authenticated or not (on top of DRF's per-user throttle)."""
-
-    scope = "ip"
-
-    def get_cache_key(self, request, view):
-        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

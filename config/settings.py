@@ -209,11 +209,8 @@ REST_FRAMEWORK = {
         "accounts.authentication.TenantSessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.IsTenantMember"],
-    "DEFAULT_THROTTLE_CLASSES": [
-        "rest_framework.throttling.AnonRateThrottle",
-        "rest_framework.throttling.UserRateThrottle",
-        "accounts.throttling.IPRateThrottle",
-    ],
+    # The three rates below in one Redis round trip (sliding-window counters).
+    "DEFAULT_THROTTLE_CLASSES": ["config.api.throttling.RequestRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "anon": env("THROTTLE_ANON", default="60/min"),
         "user": env("THROTTLE_USER", default="600/min"),

@@ -23,6 +23,9 @@ from config.redis import get_redis
 
 KEY_PREFIX = "prosa:throttle"
 
+# The clock the windows are cut from (seconds since the epoch).
+clock = time.time
+
 
 def _rate(scope: str) -> tuple[int, int] | None:
     """(requests, seconds) of the scope's configured rate; None when it has no limit."""
@@ -46,7 +49,7 @@ class RequestRateThrottle(BaseThrottle):
         limits = self.limits(request)
         if not limits:
             return True
-        now = time.time()
+        now = clock()
         pipe = get_redis().pipeline(transaction=False)
         for scope, who, _requests, seconds in limits:
             window = int(now // seconds)

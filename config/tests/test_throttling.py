@@ -56,19 +56,20 @@ def test_requests_without_a_token_have_their_own_lower_limit(rates, api_client):
 
 
 def test_the_previous_window_still_counts_for_the_part_of_it_inside_the_sliding_window(
-    rates, tenant, make_member, client_for
+    rates, tenant, make_member, client_for, monkeypatch
 ):
-    """A client far over the limit in the previous minute is still refused early in this one:
-    100 requests weigh 100 × (the share of the previous minute still in the last 60 s)."""
+    """100 requests in the previous minute weigh 100 × the share of it still in the last 60 s: 10 s
+    into this minute that is 83 (refused, for 45 s more), 57 s into it 5 (allowed)."""
     rates(user="10/min")
     member = make_member(tenant, Role.AGENT)
+    client = client_for(member, tenant)
     window = int(time.time() // 60)
-    if time.time() % 60 > 45:  # near the end of the minute the previous one's weight fades
-        time.sleep(61 - time.time() % 60)
-        window += 1
-    get_redis().set(f"{KEY_PREFIX}:user:user-{member.pk}:{window - 1}", 100, ex=120)
-    response = client_for(member, tenant).get(ME)
-    assert response.status_code == 429
+    get_redis().set(f"{KEY_PREFIX}:user:user-{member.pk}:{window - 1}", 100, ex=300)
+    monkeypatch.setattr("config.api.throttling.clock", lambda: window * 60 + 10.0)
+    refused = client.get(ME)
+    assert (refused.status_code, refused["Retry-After"]) == (429, "45")
+    monkeypatch.setattr("config.api.throttling.clock", lambda: window * 60 + 57.0)
+    assert client.get(ME).status_code == 200
 
 
 def test_no_rate_means_no_limit_and_no_redis_key(rates, tenant, make_member, client_for):

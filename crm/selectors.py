@@ -30,6 +30,23 @@ def _folded(expression):
     return Lower(Func(expression, Value(ACCENTED), Value(UNACCENTED), function="translate", output_field=TextField()))
 
 
+def tags_set_loaded(obj, tags: list[Tag]) -> None:
+    """Keeps `tags` as the tags of `obj` (a contact or a ticket) the way `prefetch_related` keeps
+    its results: `obj.tags.all()` returns them without a query, and the real-time payloads read
+    them directly. The queryset around them is what `obj.tags.all()` means (those tags, or none)
+    with its filter deferred, so keeping it costs no query building; it is not read through the
+    tenant manager (the tags' ids are the filter). Adding or removing tags through the object
+    drops it, as it drops prefetched results."""
+    loaded = QuerySet(model=Tag)
+    if tags:
+        loaded._defer_next_filter = True
+        loaded = loaded.filter(pk__in=[tag.pk for tag in tags])
+    else:
+        loaded.query.set_empty()
+    loaded._result_cache, loaded._prefetch_done = tags, True
+    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": loaded}
+
+
 def contact_list(*, tenant: Tenant) -> QuerySet[Contact]:
     """The tenant's contacts with their tags prefetched (what the API and events render)."""
     return Contact.objects.filter(tenant=tenant).prefetch_related("tags")

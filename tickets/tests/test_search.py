@@ -156,3 +156,16 @@ def test_plain_words_are_split_without_a_query(django_assert_num_queries):
 def test_a_search_keeps_its_eight_longest_words(tenant):
     words = search_words("a bb ccc dddd eeeee ffffff ggggggg hhhhhhhh iiiiiiiii jjjjjjjjjj")
     assert words == ["jjjjjjjjjj", "iiiiiiiii", "hhhhhhhh", "ggggggg", "ffffff", "eeeee", "dddd", "ccc"]
+
+
+def test_several_words_are_one_set_of_tickets_for_the_primary_key(tenant):
+    """Every word's tickets are joined into one set before the primary key is probed: one array
+    per word ANDed on the key made PostgreSQL 15 walk every pair of their ids (a two-word search
+    of common words took 4.6 s at 600k messages)."""
+    with tenant_context(tenant):
+        both = MessageFactory(text="quero cancelar o pedido").ticket
+        MessageFactory(text="quero trocar o pedido")
+        MessageFactory(text="cancelar")
+        query = str(Ticket.objects.filter(ticket_search_q("quero cancelar pedido")).query)
+        assert query.count('"tickets_ticket"."id" = ANY(ARRAY(') == 1
+        assert _found("quero cancelar pedido") == {both.pk}

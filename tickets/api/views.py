@@ -18,7 +18,7 @@ from config.errors import NotFound, ValidationFailed
 from crm.models import Tag
 from tickets import events, inbound, presence, selectors, services
 from tickets.api import serializers as s
-from tickets.api.filters import TicketFilter
+from tickets.api.filters import TicketFilter, TicketListFilter
 from tickets.models import Message, Queue, QuickReply, ScheduledMessage, Ticket
 
 
@@ -64,9 +64,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     serializer_class = s.TicketSerializer
     pagination_class = TicketPagination
     filter_backends = [DjangoFilterBackend]
-    filterset_class = TicketFilter
     lookup_value_regex = r"\d+"
     http_method_names = ["get", "post", "patch", "head", "options"]
+
+    @property
+    def filterset_class(self):
+        # The list's search is a union (TicketListFilter); a ticket's own routes filter it further.
+        return TicketListFilter if self.action == "list" else TicketFilter
 
     def get_queryset(self):
         return selectors.ticket_list_for_user(user=self.request.user, role=_role(self.request))

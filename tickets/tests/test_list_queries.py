@@ -189,3 +189,32 @@ def test_a_common_search_pages_through_the_same_tickets_as_a_rare_one(
         assert pages() == one_pass
         with django_assert_num_queries(LIST_QUERIES):
             client.get(TICKETS, {"q": text, "page_size": 7})
+
+
+def test_a_search_by_an_agent_finds_by_contact_or_by_words_within_what_they_see(tenant, agent, client_for, busy_tenant):
+    """The list's search is the union of the contacts' tickets and the words' tickets, each within
+    the agent's tickets and other filters (tickets.selectors.TicketSearch.applied)."""
+    from tickets import selectors
+    from tickets.models import Ticket
+
+    with tenant_context(tenant):
+        by_name = TicketFactory(contact=ContactFactory(name="Cancelar Souza"), status="open", assignee=agent)
+        TicketFactory(contact=ContactFactory(name="Cancelar Lima"), status="open")  # someone else's
+        visible = selectors.ticket_list_for_user(user=agent, role=Role.AGENT)
+        expected = list(visible.filter(selectors.ticket_search_q("cancelar")).values_list("pk", flat=True))
+        open_expected = list(
+            visible.filter(selectors.ticket_search_q("cancelar"), status="open").values_list("pk", flat=True)
+        )
+    client = client_for(agent, tenant)
+    body = client.get(TICKETS, {"q": "cancelar", "page_size": 200}).json()
+    assert [row["id"] for row in body["results"]] == expected and body["count"] == len(expected)
+    assert by_name.pk in expected and len(expected) < Ticket.all_tenants.count()
+    opened = client.get(TICKETS, {"q": "cancelar", "status": "open", "page_size": 200}).json()
+    assert [row["id"] for row in opened["results"]] == open_expected
+    last = client.get(TICKETS, {"q": "cancelar", "page_size": 7, "page": "last"})
+    assert (
+        last.status_code == 200
+        and [row["id"] for row in last.json()["results"]] == expected[-(len(expected) % 7 or 7) :]
+    )
+    # A ticket's own routes take the list's filters too; there the search is a plain condition.
+    assert client.get(f"{TICKETS}{by_name.pk}/", {"q": "cancelar"}).status_code == 200

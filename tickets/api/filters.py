@@ -57,7 +57,13 @@ class TicketFilter(RequestIndependentFilterSet):
 
 
 class TicketListFilter(TicketFilter):
-    """The list's filters: the search last, as the union of its two parts (TicketSearch.applied)."""
+    """The list's filters: the search last, for an agent the union of its two parts
+    (TicketSearch.applied)."""
 
     def filter_q(self, queryset, name, value):
-        return TicketSearch(value).applied(queryset) if value.strip() else queryset
+        if not value.strip():
+            return queryset
+        search = getattr(self.request, "ticket_search", None)  # the view's, when it worked it out
+        if search is None or search.text != value.strip():
+            search = TicketSearch(value)
+        return search.applied(queryset, role=self.request.membership.role)

@@ -83,7 +83,8 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         others = any(params.get(name, "").strip() for name in TicketFilter.base_filters if name != "q")
         if not text or "\x00" in text or others or _role(self.request) not in selectors.STAFF_ROLES:
             return None
-        return selectors.TicketSearch(text)
+        self.request.ticket_search = selectors.TicketSearch(text)  # the list filter's too
+        return self.request.ticket_search
 
     def list(self, request, *args, **kwargs):
         search = self._search_over_every_ticket()

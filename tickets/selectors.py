@@ -122,6 +122,40 @@ def tickets_load_tags(tickets: list[Ticket]) -> None:
         tags_set_loaded(contact, list(tags_of[(True, contact.pk)]))
 
 
+def _tickets_by_ids_sql() -> str:
+    return (
+        f"SELECT {sql.columns(Ticket, 't')}, {sql.columns(Contact, 'c')}, {sql.columns(Queue, 'q')}, "
+        f"{sql.columns(User, 'u')} FROM {Ticket._meta.db_table} t "
+        f"JOIN {Contact._meta.db_table} c ON c.id = t.contact_id "
+        f"LEFT JOIN {Queue._meta.db_table} q ON q.id = t.queue_id "
+        f"LEFT JOIN {User._meta.db_table} u ON u.id = t.assignee_id "
+        "WHERE t.tenant_id = %s AND t.id = ANY(%s)"
+    )
+
+
+def tickets_by_ids(ids: list[int]) -> list[Ticket]:
+    """The current tenant's tickets `ids` (in no particular order) with their contact, queue,
+    assignee and tags — what `ticket_list_for_user` loads for a page, for ids already found visible
+    (a search's page: OnePassPagination). One hand-written statement (`config.sql`) instead of the
+    ORM's: the visibility conditions compiled again and each row populated through select_related
+    cost ~2.5 ms of a 25-row page."""
+    with db_connection.cursor() as cursor:
+        cursor.execute(_tickets_by_ids_sql(), [require_current_tenant().pk, list(ids)])
+        rows = cursor.fetchall()
+    contact_at = sql.width(Ticket)
+    queue_at = contact_at + sql.width(Contact)
+    user_at = queue_at + sql.width(Queue)
+    tickets = []
+    for row in rows:
+        ticket = sql.instance(Ticket, row)
+        ticket.contact = sql.instance(Contact, row, contact_at)
+        ticket.queue = None if row[queue_at] is None else sql.instance(Queue, row, queue_at)
+        ticket.assignee = None if row[user_at] is None else sql.instance(User, row, user_at)
+        tickets.append(ticket)
+    tickets_load_tags(tickets)
+    return tickets
+
+
 def ticket_get_for_user(*, ticket_id, user: User, role: str | None) -> Ticket:
     ticket = ticket_list_for_user(user=user, role=role).filter(pk=ticket_id).first()
     if ticket is None:

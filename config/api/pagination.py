@@ -30,6 +30,10 @@ class OnePassPagination(PageNumberPagination):
         """Whether this request's filter is expensive enough to evaluate only once."""
         return False
 
+    def rows_by_id(self, ids: list, view):
+        """The page's rows, `ids` being of rows the caller may see (found by this request)."""
+        return view.get_queryset().filter(pk__in=ids)
+
     def paginate_queryset(self, queryset, request, view=None):
         page_size = self.get_page_size(request)
         number = request.query_params.get(self.page_query_param) or "1"
@@ -45,7 +49,7 @@ class OnePassPagination(PageNumberPagination):
             raise NotFound(
                 self.invalid_page_message.format(page_number=number, message="That page contains no results")
             )
-        by_id = {row.pk: row for row in view.get_queryset().filter(pk__in=ids)}
+        by_id = {row.pk: row for row in self.rows_by_id(ids, view)}
         paginator = Paginator([], page_size)
         paginator.count = count  # known: Paginator would count again
         self.page = Page([by_id[pk] for pk in ids if pk in by_id], number, paginator)

@@ -49,6 +49,9 @@ class TicketPagination(OnePassPagination):
 
     known_count: int | None = None  # set by the view when it counted the rows itself
 
+    def rows_by_id(self, ids, view):
+        return selectors.tickets_by_ids(ids)
+
     def paginate_queryset(self, queryset, request, view=None):
         if self.known_count is None:
             return super().paginate_queryset(queryset, request, view)

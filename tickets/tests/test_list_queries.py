@@ -116,18 +116,23 @@ def test_a_search_pages_through_the_same_tickets_in_the_same_order_as_the_list(
     assert (empty["count"], empty["results"], empty["next"]) == (0, [], None)
 
 
+@pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
+@pytest.mark.parametrize("search", ["", "cancelar"])
 def test_the_list_renders_the_tags_of_tickets_and_contacts_as_the_serializer_does(
-    tenant, supervisor, client_for, busy_tenant
+    role, search, tenant, agent, supervisor, client_for, busy_tenant
 ):
-    """The page's tags are read in one statement (tickets.selectors.tickets_load_tags); the payload
-    is what DRF's TicketSerializer gives for the same ticket with its tags read lazily, by name."""
+    """The page's tags are read in one statement (tickets.selectors.tickets_load_tags), a search's
+    page by one hand-written statement (tickets_by_ids); the payload is what DRF's
+    TicketSerializer gives for the same ticket read by the ORM, its tags read lazily, by name."""
     from rest_framework.renderers import JSONRenderer
 
     from tickets.api.serializers import TicketSerializer
     from tickets.models import Ticket
 
-    rows = client_for(supervisor, tenant).get(TICKETS, {"page_size": 100}).json()["results"]
-    assert len(rows) == 100
+    user = agent if role == Role.AGENT else supervisor
+    params = {"page_size": 100, **({"q": search} if search else {})}
+    rows = client_for(user, tenant).get(TICKETS, params).json()["results"]
+    assert len(rows) >= 30
     with tenant_context(tenant):
         for row in rows:
             ticket = Ticket.objects.get(pk=row["id"])

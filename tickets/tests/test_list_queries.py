@@ -223,3 +223,10 @@ def test_a_search_by_an_agent_finds_by_contact_or_by_words_within_what_they_see(
     )
     # A ticket's own routes take the list's filters too; there the search is a plain condition.
     assert client.get(f"{TICKETS}{by_name.pk}/", {"q": "cancelar"}).status_code == 200
+
+
+def test_a_search_finding_nothing_costs_two_queries(tenant, agent, client_for, busy_tenant, django_assert_num_queries):
+    client = client_for(agent, tenant)
+    with django_assert_num_queries(2):  # the token's membership; the search's ids and count
+        body = client.get(TICKETS, {"q": "nothing like this"}).json()
+    assert (body["count"], body["results"]) == (0, [])

@@ -252,7 +252,10 @@ class TicketSearch:
         `SEARCH_COMMON_MATCHES` tickets): `q` fetches every match by its id, then sorts them — a
         word in 10k tickets is 10k primary-key probes and 1.6k heap pages (~20 ms); walking, the
         page turns up within the first tickets (a sixth of them match: 25 within ~150; 4–7 ms). Not
-        for a rare search: it would walk every ticket."""
+        for a rare search: it would walk every ticket. PostgreSQL hashes a set whose estimated size
+        fits `hash_mem` (8 MB by default: ~250k message words per word); past that it compares each
+        walked ticket with the whole list — slower per ticket, but only the first tickets are
+        walked, the search being common."""
         condition = Q(contact_id__in=self.contacts)
         if self.words:
             condition |= Q(id__in=_tickets_with_words(self.words))

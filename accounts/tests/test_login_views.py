@@ -109,6 +109,8 @@ def test_members_of_several_tenants_switch_between_them(client, tenant, agent):
 
     stranger = TenantFactory(slug="alheia", name="Alheia")
     assert client.post("/switch-tenant/", {"tenant": stranger.pk}).status_code == 404
+    for garbage in ("", "abc", "1; DROP TABLE x", "9" * 25):  # not an id: no such workspace, no error
+        assert client.post("/switch-tenant/", {"tenant": garbage}).status_code == 404
     assert client.session[SESSION_TENANT_KEY] == second.pk
     unsafe = client.post("/switch-tenant/", {"tenant": tenant.pk, "next": "https://evil.example/"})
     assert unsafe["Location"] == "/inbox/"

@@ -10,8 +10,8 @@ class RequestIndependentFilterSet(filters.FilterSet):
     choices computed from it), so they are prepared once per class instead of once per request:
     django-filter deep-copies every filter (querysets, choices and all) and builds a new form class
     with new fields for each request — about a millisecond of every list request. Here each filter
-    is copied shallowly (its `parent`, `model` and method binding are the request's own) and the form class, whose
-    fields Django copies for each form anyway, is kept."""
+    is copied shallowly (its `parent`, `model` and method binding are the request's own) and the
+    form class, whose fields Django copies for each form anyway, is kept."""
 
     def __init__(self, data=None, queryset=None, *, request=None, prefix=None):
         base_filters = self.base_filters

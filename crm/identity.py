@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.db import connection as db_connection
 from django.db.models import Q
 
@@ -125,22 +125,15 @@ def contact_resolve_whatsapp(
     lookup = lookup or whatsapp_sender_lookup(tenant_id=tenant.pk, wa_id=wa_id, phone=phone)
     variants = lookup.variants
     contact = _best(_candidates_locked(lookup) if candidates is None else candidates, wa_id)
-    created = False
     if contact is None:
-        try:
-            with transaction.atomic():
-                contact = Contact.objects.create(
-                    tenant=tenant, wa_id=wa_id, phone=phone or "", profile_name=profile_name[:200]
-                )
-                created = True
-        except IntegrityError:
-            # Another transaction created them a moment ago (the unique index made us wait for it).
-            query = _lookup(wa_id=wa_id, variants=variants)
-            contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
-            if contact is None:
-                raise
-    if created:
-        return ResolvedContact(contact, created=True, changed=False)
+        contact = Contact(tenant=tenant, wa_id=wa_id, phone=phone or "", profile_name=profile_name[:200])
+        if sql.insert(contact):
+            return ResolvedContact(contact, created=True, changed=False)
+        # Another transaction created them a moment ago (the unique index made us wait for it).
+        query = _lookup(wa_id=wa_id, variants=variants)
+        contact = _best(list(Contact.objects.select_for_update().filter(query)), wa_id)
+        if contact is None:
+            raise IntegrityError(f"contact {wa_id} refused by a unique index, yet not found")
 
     changed: list[str] = []
     if profile_name and contact.profile_name != profile_name[:200]:

@@ -4,7 +4,6 @@ from django.core.exceptions import ValidationError
 from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Value
-from django.db.models.functions import Cast
 from django.utils.translation import gettext_lazy as _
 
 from tenants.context import get_current_tenant, require_current_tenant, tenant_context
@@ -96,13 +95,31 @@ class TenantScopedQuerySet(models.QuerySet):
         return super().bulk_update(objs, fields, *args, **kwargs)
 
 
-def tenant_id_value(tenant_id: int) -> Cast:
+class TenantIdValue(Value):
     """The tenant id as the SQL of the tenant filter compares it: typed as its column (bigint).
     A plain integer constant is an int4, and for a GIN index whose first column is the tenant
     (btree_gin: crm 0005, tickets 0007) int4 = int8 is not an indexable comparison: PostgreSQL
     then reads every tenant's matches and filters them (the message search read 21k rows for
-    the tenant's 12.8k). B-tree indexes accept either."""
-    return Cast(Value(tenant_id), models.BigIntegerField())
+    the tenant's 12.8k). B-tree indexes accept either.
+
+    `Cast(Value(id), BigIntegerField())` wrote the same SQL, but every tenant-scoped query built
+    a field and copied two expressions to resolve it — a third of the cost of `Model.objects.all()`.
+    This constant is immutable, so it resolves to itself."""
+
+    _output = models.BigIntegerField()
+
+    def __init__(self, tenant_id: int):
+        super().__init__(tenant_id, output_field=self._output)
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False, for_save=False):
+        return self
+
+    def as_sql(self, compiler, connection):
+        return "(%s)::bigint", [self.value]
+
+
+def tenant_id_value(tenant_id: int) -> TenantIdValue:
+    return TenantIdValue(tenant_id)
 
 
 class TenantManager(models.Manager.from_queryset(TenantScopedQuerySet)):

@@ -20,7 +20,7 @@ from pathlib import PurePosixPath
 from django.contrib.auth import get_user_model
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
+from django.db import IntegrityError, transaction
 from django.db import connection as db_connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -146,6 +146,16 @@ def _ticket_joins() -> str:
 _ACTIVE = f"t.status <> '{Ticket.Status.CLOSED.value}'"
 
 
+def _created_event_sql(*, tenant_id: int, source: str) -> tuple[str, list]:
+    """The `created` TicketEvent of the ticket being inserted (`sql.insert`'s `then`)."""
+    data_field = TicketEvent._meta.get_field("data")
+    return (
+        f"INSERT INTO {TicketEvent._meta.db_table} (tenant_id, ticket_id, type, actor_id, data, created_at) "  # noqa: S608
+        "SELECT %s, id, %s, NULL, %s, %s FROM inserted",
+        [tenant_id, TicketEvent.Type.CREATED, sql.db_value(data_field, False, {"source": source}), timezone.now()],
+    )
+
+
 @functools.cache
 def _active_ticket_sql() -> str:
     return (
@@ -235,16 +245,14 @@ def _open_ticket(
     if ticket is not None:
         ticket.contact = contact
         return ticket, False
-    try:
-        with transaction.atomic():
-            ticket = Ticket.objects.create(
-                tenant_id=connection.tenant_id,
-                protocol=ticket_protocol_next(tenant=connection.tenant),
-                contact=contact,
-                connection=connection,
-                status=Ticket.Status.PENDING,
-            )
-    except IntegrityError:
+    ticket = Ticket(
+        tenant_id=connection.tenant_id,
+        protocol=ticket_protocol_next(tenant=connection.tenant),
+        contact=contact,
+        connection=connection,
+        status=Ticket.Status.PENDING,
+    )
+    if not sql.insert(ticket, then=[_created_event_sql(tenant_id=connection.tenant_id, source="whatsapp")]):
         # Opened meanwhile by a path that does not lock the contact (an agent starting a conversation).
         ticket = (
             Ticket.objects.select_for_update(of=("self",))
@@ -254,77 +262,8 @@ def _open_ticket(
         )
         ticket.contact = contact
         return ticket, False
-    TicketEvent.objects.create(ticket=ticket, type=TicketEvent.Type.CREATED, data={"source": "whatsapp"})
     tags_set_loaded(ticket, [])
     return ticket, True
-
-
-@functools.cache
-def _message_insert() -> tuple[str, str, list]:
-    """`INSERT … ON CONFLICT DO NOTHING RETURNING` of a message's fields, written once, and the
-    returned columns."""
-    meta = Message._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
-    quote = db_connection.ops.quote_name
-    returning = ", ".join(quote(field.column) for field in meta.db_returning_fields)
-    sql_text = (
-        f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
-        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {returning}"
-    )
-    return sql_text, returning, fields
-
-
-# Values these fields pass to the database unchanged when they already have the column's Python
-# type: Django's get_db_prep_save (conversions, checks) for each of the 31 columns was a twentieth
-# of the inbound worker's time.
-_PLAIN_FIELDS = (models.CharField, models.TextField, models.BooleanField, models.ForeignKey)
-_PLAIN_TYPES = frozenset((str, int, bool))
-_TEXT_FIELDS = (models.CharField, models.TextField)
-
-
-@functools.cache
-def _plain_fields() -> list[tuple[models.Field, bool]]:
-    return [
-        (field, isinstance(field, _PLAIN_FIELDS) and not hasattr(field, "from_db_value"))
-        for field in _message_insert()[2]
-    ]
-
-
-def _db_value(field: models.Field, plain: bool, value):
-    if value is None or (
-        plain and (type(value) in _PLAIN_TYPES or isinstance(value, str) and isinstance(field, _TEXT_FIELDS))
-    ):
-        return value  # (a str subclass — a choices enum — is what Django's CharField passes on too)
-    if type(value) is datetime and value.tzinfo is not None and isinstance(field, models.DateTimeField):
-        return value
-    return field.get_db_prep_save(value, db_connection)
-
-
-def _insert_unless_stored(message: Message, *, then: list[tuple[str, list]] = ()) -> bool:
-    """`INSERT … ON CONFLICT DO NOTHING`: the unique (connection, provider id) refuses a message
-    stored before (a redelivery in another body) without a separate lookup or a failed statement.
-    Returns whether the row was inserted. Message has no other unique column than its id. The
-    statement is written once and the values prepared as the ORM's `save()` prepares them
-    (`pre_save` fills the timestamps): building the ORM's INSERT cost more than running it.
-    `then`: UPDATEs (and their parameters) run in the same statement only if the row was inserted
-    — the counters (`_counters_sql`), one round trip to PostgreSQL fewer per message."""
-    sql_text, returning, fields = _message_insert()
-    values = [_db_value(field, plain, field.pre_save(message, True)) for field, plain in _plain_fields()]
-    if then:
-        ctes = "".join(
-            f", u{n} AS ({update} AND EXISTS (SELECT 1 FROM inserted))" for n, (update, _p) in enumerate(then)
-        )
-        sql_text = f"WITH inserted AS ({sql_text}){ctes} SELECT {returning} FROM inserted"  # noqa: S608
-        values = [*values, *(param for _update, params in then for param in params)]
-    with db_connection.cursor() as cursor:
-        cursor.execute(sql_text, values)
-        row = cursor.fetchone()
-    if row is None:
-        return False
-    for value, field in zip(row, Message._meta.db_returning_fields, strict=True):
-        setattr(message, field.attname, value)
-    message._state.adding, message._state.db = False, DEFAULT_DB_ALIAS
-    return True
 
 
 def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) -> Message | None:
@@ -384,7 +323,9 @@ def inbound_message_apply(*, connection: Connection, incoming: IncomingMessage) 
         payload=_payload(incoming),
         sent_at=incoming.timestamp,
     )
-    if not _insert_unless_stored(message, then=_counters_sql(ticket=ticket, contact=contact, message=message)):
+    # The unique (connection, provider id) refuses a message stored before (a redelivery in another
+    # body) without a separate lookup; the counters move in the same statement.
+    if not sql.insert(message, then=_counters_sql(ticket=ticket, contact=contact, message=message)):
         if not was_active:
             # Checked above: stored meanwhile by a concurrent delivery, after we claimed or opened
             # the ticket. Retried whole (the worker's retry), which then finds it stored.
@@ -415,9 +356,13 @@ def _from_customer(incoming: IncomingMessage) -> bool:
     return not incoming.from_me and incoming.type != MessageType.SYSTEM
 
 
+_INSERTED = "EXISTS (SELECT 1 FROM inserted)"
+
+
 def _counters_sql(*, ticket: Ticket, contact: Contact, message: Message) -> list[tuple[str, list]]:
-    """The UPDATEs (each ending in its WHERE clause, with its parameters) that count a new message
-    on its ticket and, when it moves forward, the contact's `last_message_at`. Counters move in the
+    """The UPDATEs (and their parameters) that count a new message on its ticket and, when it
+    moves forward, the contact's `last_message_at` — in the message's INSERT (`sql.insert`'s
+    `then`), changing nothing unless the message was inserted. Counters move in the
     database (`unread_count + 1`); the locked rows' values are mirrored on the objects here, so the
     real-time payloads are exact without reading the rows again."""
     now = timezone.now()
@@ -443,14 +388,16 @@ def _counters_sql(*, ticket: Ticket, contact: Contact, message: Message) -> list
             ticket.last_inbound_at = sent_at
     updates = [
         (
-            f"UPDATE {Ticket._meta.db_table} SET {', '.join(assignments)} WHERE tenant_id = %s AND id = %s",  # noqa: S608
+            f"UPDATE {Ticket._meta.db_table} SET {', '.join(assignments)} "  # noqa: S608
+            f"WHERE tenant_id = %s AND id = %s AND {_INSERTED}",
             [*params, ticket.tenant_id, ticket.pk],
         )
     ]
     if contact.last_message_at is None or sent_at > contact.last_message_at:
         updates.append(
             (
-                f"UPDATE {Contact._meta.db_table} SET last_message_at = %s WHERE tenant_id = %s AND id = %s",  # noqa: S608
+                f"UPDATE {Contact._meta.db_table} SET last_message_at = %s "  # noqa: S608
+                f"WHERE tenant_id = %s AND id = %s AND {_INSERTED}",
                 [sent_at, contact.tenant_id, contact.pk],
             )
         )

@@ -161,12 +161,12 @@ def test_outside_a_transaction_an_event_is_sent_at_once(tenant, layer_listener):
 
 
 def test_the_message_insert_passes_every_value_as_djangos_save_would(tenant, cloud_connection):
-    """tickets.inbound prepares the INSERT's values itself where Django's preparation changes
+    """config.sql.insert prepares the INSERT's values itself where Django's preparation changes
     nothing; for every column the result must be what `get_db_prep_save` gives."""
     from django.db import connection as db_connection
     from django.utils import timezone
 
-    from tickets.inbound import _db_value, _plain_fields
+    from config import sql
     from tickets.tests.factories import TicketFactory
 
     ticket = TicketFactory(tenant=tenant, connection=cloud_connection)
@@ -179,7 +179,7 @@ def test_the_message_insert_passes_every_value_as_djangos_save_would(tenant, clo
     def comparable(value):
         return getattr(value, "obj", value)  # psycopg's Jsonb wrappers compare by identity
 
-    for field, plain in _plain_fields():
+    for field, plain in sql.insert_fields(Message):
         value = field.pre_save(message, True)
-        ours, djangos = _db_value(field, plain, value), field.get_db_prep_save(value, db_connection)
+        ours, djangos = sql.db_value(field, plain, value), field.get_db_prep_save(value, db_connection)
         assert (type(ours), comparable(ours)) == (type(djangos), comparable(djangos)), field.name

@@ -293,3 +293,58 @@ def test_one_text_message_of_an_open_ticket_alone_costs_one_more_statement_its_c
     event = InboundEventFactory(tenant=tenant, connection=cloud_connection, body=payload("cloud/text"))
     with tenant_context(tenant), django_assert_num_queries(1 + STATEMENTS_PER_MESSAGE_OF_AN_OPEN_TICKET):
         assert inbound_event_process(event_id=event.pk) == InboundEventStatus.PROCESSED
+
+
+# A new customer's first message in a batch: the sender's lookup (nobody), the contact's INSERT,
+# the ticket's INSERT with its `created` event, the message's INSERT with the counters, and the
+# routing into the connection's default queue — its `queue_chosen` event and the ticket's UPDATE.
+# No savepoint: the INSERTs skip a row a unique index refuses (config.sql.insert) instead of failing.
+STATEMENTS_PER_NEW_CUSTOMER_IN_A_BATCH = 6
+# Once per batch beside STATEMENTS_PER_BATCH: the protocol numbers reserved for the new tickets,
+# the flows a new ticket triggers (none), whether an AI agent answers new tickets (none), the
+# connection's default queue.
+STATEMENTS_PER_BATCH_OPENING_TICKETS = STATEMENTS_PER_BATCH + 4
+
+
+def _text_body_from(payload, message_id: str, wa_id: str) -> bytes:
+    body = json.loads(_text_body(payload, message_id))
+    value = body["entry"][0]["changes"][0]["value"]
+    value["messages"][0]["from"] = value["contacts"][0]["wa_id"] = wa_id
+    return json.dumps(body).encode()
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("count", [2, 5])
+def test_a_batch_of_new_customers_costs_6_statements_each(
+    tenant, cloud_connection, payload, django_assert_num_queries, count
+):
+    from tickets.models import TicketEvent
+    from tickets.tests.factories import QueueFactory
+
+    queue = QueueFactory(tenant=tenant)
+    cloud_connection.default_queue = queue
+    cloud_connection.save(update_fields=["default_queue"])
+    events = [
+        InboundEventFactory(
+            tenant=tenant,
+            connection=cloud_connection,
+            body=_text_body_from(payload, f"wamid.N{n}", f"55119876500{n:02d}"),
+        )
+        for n in range(count)
+    ]
+    with (
+        tenant_context(tenant),
+        django_assert_num_queries(
+            STATEMENTS_PER_BATCH_OPENING_TICKETS + count * STATEMENTS_PER_NEW_CUSTOMER_IN_A_BATCH
+        ),
+    ):
+        statuses = inbound_events_process(event_ids=[event.pk for event in events])
+    assert set(statuses.values()) == {InboundEventStatus.PROCESSED}
+    tickets = Ticket.all_tenants.filter(tenant=tenant).order_by("protocol")
+    assert [(t.contact.wa_id, t.queue_id, t.unread_count) for t in tickets] == [
+        (f"55119876500{n:02d}", queue.pk, 1) for n in range(count)
+    ]
+    assert sorted(TicketEvent.all_tenants.filter(tenant=tenant).values_list("type", "data")) == sorted(
+        [(TicketEvent.Type.CREATED, {"source": "whatsapp"}) for _ in range(count)]
+        + [(TicketEvent.Type.QUEUE_CHOSEN, {"queue": queue.pk, "how": "default"}) for _ in range(count)]
+    )

@@ -90,6 +90,9 @@ TEMPLATES = [
 
 # --- Data stores -------------------------------------------------------------
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/prosa")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Django's backend reading timestamps with psycopg's C loader (config/db/base.py).
+    DATABASES["default"]["ENGINE"] = "config.db"
 DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=0))
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The inbound workers' batches bind parameters on the server and prepare their statements

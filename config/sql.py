@@ -71,8 +71,11 @@ def _insert_statement(model: type[Model]) -> tuple[str, str, list[tuple[models.F
         f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "  # noqa: S608
         f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT DO NOTHING RETURNING {returning}"
     )
-    plain = [(field, isinstance(field, _PLAIN_FIELDS) and not hasattr(field, "from_db_value")) for field in fields]
-    return statement, returning, plain
+    return statement, returning, [(field, _plain(field)) for field in fields]
+
+
+def _plain(field: models.Field) -> bool:
+    return isinstance(field, _PLAIN_FIELDS) and not hasattr(field, "from_db_value")
 
 
 def insert_fields(model: type[Model]) -> list[tuple[models.Field, bool]]:
@@ -128,9 +131,7 @@ def _update_statement(model: type[Model], names: tuple[str, ...]) -> tuple[str, 
     assignments = ", ".join(f"{quote(field.column)} = %s" for field in fields)
     where = f"{quote(meta.pk.column)} = %s" + (" AND tenant_id = %s" if _has_tenant(model) else "")
     statement = f"UPDATE {quote(meta.db_table)} SET {assignments} WHERE {where}"  # noqa: S608
-    return statement, [
-        (field, isinstance(field, _PLAIN_FIELDS) and not hasattr(field, "from_db_value")) for field in fields
-    ]
+    return statement, [(field, _plain(field)) for field in fields]
 
 
 def _has_tenant(model: type[Model]) -> bool:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DEFAULT_DB_ALIAS, connection, connections, models
+from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
 from django.db.models import Lookup, Model
 
 
@@ -140,7 +140,8 @@ def _has_tenant(model: type[Model]) -> bool:
 
 def update(instance: Model, fields: Iterable[str]) -> None:
     """`instance.save(update_fields=fields)` (auto_now fields among them get the current time),
-    by a statement written once per model and field list; for a tenant's row, within its tenant."""
+    by a statement written once per model and field list; for a tenant's row, within its tenant.
+    Like `save()`, raises DatabaseError when no row was updated (gone, or another tenant's)."""
     statement, prepared = _update_statement(type(instance), tuple(fields))
     values = [db_value(field, plain, field.pre_save(instance, False)) for field, plain in prepared]
     values.append(instance.pk)
@@ -148,6 +149,8 @@ def update(instance: Model, fields: Iterable[str]) -> None:
         values.append(instance.tenant_id)
     with connection.cursor() as cursor:
         cursor.execute(statement, values)
+        if cursor.rowcount == 0:
+            raise DatabaseError("Save with update_fields did not affect any rows.")
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """config.sql.insert / update: the hot paths' writes, which must write what `save()` writes."""
 
 import pytest
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from config import sql
@@ -57,7 +57,8 @@ def test_update_writes_the_named_fields_and_auto_now_within_the_rows_tenant(tena
     assert row.updated_at == contact.updated_at > before
 
     contact.tenant_id, contact.name = other_tenant.pk, "Elsewhere"  # a row is only ever updated in its tenant
-    sql.update(contact, ["name"])
+    with pytest.raises(DatabaseError, match="did not affect any rows"), transaction.atomic():
+        sql.update(contact, ["name"])  # as save(update_fields=…) says of a row it cannot find
     assert Contact.all_tenants.get(pk=contact.pk).name == "After"
 
 

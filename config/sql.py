@@ -16,7 +16,11 @@ from datetime import datetime
 
 from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, DatabaseError, connection, connections, models
-from django.db.models import Lookup, Model
+from django.db.models import Lookup, Model, signals
+from django.db.models.base import ModelState
+from django.db.models.fields.files import FileDescriptor, ImageFileDescriptor
+from django.db.models.fields.related_descriptors import ForeignKeyDeferredAttribute
+from django.db.models.query_utils import DeferredAttribute
 
 
 @functools.cache
@@ -45,7 +49,38 @@ def instance(model: type[Model], row: tuple, start: int = 0) -> Model:
         connection = connections[DEFAULT_DB_ALIAS]
         for index, convert, expression in converters:
             values[index] = convert(values[index], expression, connection)
-    return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
+    if not _init_is_plain(model):
+        return model.from_db(DEFAULT_DB_ALIAS, attnames, values)
+    # What Model.from_db → Model.__init__ leaves, without walking each field's descriptor and
+    # sending pre_init/post_init with no one listening: 20 µs an instance, ~2 ms of a list page.
+    new = model.__new__(model)
+    new._state = state = ModelState()
+    state.adding, state.db = False, DEFAULT_DB_ALIAS
+    new.__dict__.update(zip(attnames, values, strict=True))
+    return new
+
+
+# Descriptors whose __set__, on a new instance, only stores the value in its __dict__.
+_PLAIN_DESCRIPTORS = (DeferredAttribute, ForeignKeyDeferredAttribute, FileDescriptor)
+
+
+@functools.cache
+def _init_is_plain(model: type[Model]) -> bool:
+    """Whether building an instance from its values is only filling its __dict__: no __init__ or
+    from_db of its own, nobody listening to pre_init/post_init (ImageField's dimensions, say), and
+    every field's attribute a plain descriptor."""
+    return (
+        model.__init__ is Model.__init__
+        and model.from_db.__func__ is Model.from_db.__func__
+        and not signals.pre_init.has_listeners(model)
+        and not signals.post_init.has_listeners(model)
+        and all(
+            type(model.__dict__.get(field.attname)) in _PLAIN_DESCRIPTORS
+            or isinstance(model.__dict__.get(field.attname), ImageFileDescriptor)
+            and not (field.width_field or field.height_field)
+            for field in model._meta.concrete_fields
+        )
+    )
 
 
 # --- INSERT without the ORM's statement building ------------------------------------------------

@@ -1,4 +1,4 @@
-"""config.sql.insert / update: the hot paths' writes, which must write what `save()` writes."""
+"""config.sql: the hot paths' reads and writes, which must give what the ORM gives and write what `save()` writes."""
 
 import pytest
 from django.db import DatabaseError, connection, transaction
@@ -68,3 +68,49 @@ def test_the_tenant_filter_compares_a_bigint_and_resolves_to_itself(tenant):
     with tenant_context(tenant), CaptureQueriesContext(connection) as captured:
         list(Contact.objects.filter(pk=0))
     assert f'"crm_contact"."tenant_id" = ({tenant.pk})::bigint' in captured.captured_queries[0]["sql"]
+
+
+def _rows(model, pk):
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {sql.columns(model, 't')} FROM {model._meta.db_table} t WHERE t.id = %s", [pk])  # noqa: S608
+        return cursor.fetchone()
+
+
+def test_instance_builds_what_the_orm_builds_without_model_init(tenant, django_user_model):
+    from accounts.models import Membership
+    from tickets.tests.factories import TicketFactory
+
+    ticket = TicketFactory(tenant=tenant)
+    user = django_user_model.objects.create_user(email="ana@example.com", password="x", name="Ana")
+    membership = Membership.all_tenants.create(tenant=tenant, user=user)
+    for model, pk in [(type(ticket), ticket.pk), (Contact, ticket.contact_id), (django_user_model, user.pk),
+                      (Membership, membership.pk), (type(tenant), tenant.pk)]:  # fmt: skip
+        assert sql._init_is_plain(model), model
+        built = sql.instance(model, _rows(model, pk))
+        with tenant_context(tenant):
+            loaded = model._base_manager.get(pk=pk)
+        assert type(built) is model and built.pk == pk
+        assert not built._state.adding and built._state.db == loaded._state.db == "default"
+        assert {k: v for k, v in vars(built).items() if k != "_state"} == {
+            k: v for k, v in vars(loaded).items() if k != "_state"
+        }
+        assert built.__reduce__()[1] == loaded.__reduce__()[1]  # (pickles as the ORM's)
+    built = sql.instance(django_user_model, _rows(django_user_model, user.pk))
+    assert str(built.avatar) == "" and not built.avatar  # a FieldFile on access, as from the ORM
+
+
+def test_instance_falls_back_to_model_init_when_something_hooks_into_it(tenant):
+    from django.db.models import signals
+
+    def hook(sender, instance, **kwargs):
+        instance.hooked = True
+
+    signals.post_init.connect(hook, sender=Tag)
+    sql._init_is_plain.cache_clear()
+    try:
+        tag = Tag.all_tenants.create(tenant=tenant, name="vip")
+        assert sql.instance(Tag, _rows(Tag, tag.pk)).hooked is True
+    finally:
+        signals.post_init.disconnect(hook, sender=Tag)
+        sql._init_is_plain.cache_clear()
+    assert sql._init_is_plain(Tag)

@@ -1,3 +1,5 @@
+import functools
+
 from django.db import connection
 from django.db.models import QuerySet
 
@@ -36,6 +38,7 @@ def membership_get_by_tenant_id(*, user: User, tenant_id) -> Membership | None:
     return membership_with_user_for_token(user_id=user.pk, tenant_id=tenant_id)
 
 
+@functools.cache
 def _membership_for_token_sql() -> str:
     return (
         f"SELECT {sql.columns(Membership, 'm')}, {sql.columns(Tenant, 't')}, {sql.columns(User, 'u')} "
@@ -53,7 +56,7 @@ def membership_with_user_for_token(*, user_id, tenant_id) -> Membership | None:
     being built by the ORM each time (1.5 ms of ORM for a 0.2 ms query)."""
     if not str(user_id).isdigit() or not str(tenant_id).isdigit():
         return None
-    with connection.cursor() as cursor:
+    with sql.prepared_statements(), connection.cursor() as cursor:
         cursor.execute(_membership_for_token_sql(), [int(tenant_id), int(user_id)])
         row = cursor.fetchone()
     if row is None:

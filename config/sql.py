@@ -193,7 +193,9 @@ def prepared_statements(threshold: int = 5) -> Iterator[None]:
     """Inside, parameters are bound by the server and a statement run `threshold` times on the
     connection is prepared there (psycopg's ServerBindingCursor and prepare_threshold), so
     PostgreSQL parses and plans it once: for loops that run the same few statements many times
-    (an inbound batch). Only there, not as the connection's default (Django's client-side
+    (an inbound batch), and fixed statements that every request runs (the API token's membership,
+    a list page's tickets by id and their tags) on a connection that persists (CONN_MAX_AGE, a
+    pool; the benchmarks' test client). Only there, not as the connection's default (Django's client-side
     binding): a prepared search may get a generic plan blind to its LIKE pattern, and psycopg
     sends a small int as int2, which the tenant column of the btree_gin trigram indexes cannot
     compare — the contact search then read every contact of the tenant (150 ms instead of 10).

@@ -8,6 +8,7 @@ every ticket of the tenant. A ticket someone cannot see does not exist for them 
 
 from __future__ import annotations
 
+import functools
 import re
 
 from django.db import connection as db_connection
@@ -88,6 +89,7 @@ class _TicketsWithTags(ModelIterable):
         return iter(tickets)
 
 
+@functools.cache
 def _tags_of_tickets_and_contacts_sql() -> str:
     tag = f"{sql.columns(Tag, 'tag')} FROM {Tag._meta.db_table} tag"
     return (
@@ -109,7 +111,7 @@ def tickets_load_tags(tickets: list[Ticket]) -> None:
     contacts = [ticket.contact for ticket in tickets if Ticket.contact.is_cached(ticket)]  # one per ticket
     tags_of = {(False, ticket.pk): [] for ticket in tickets} | {(True, contact.pk): [] for contact in contacts}
     tenant_id = require_current_tenant().pk
-    with db_connection.cursor() as cursor:
+    with sql.prepared_statements(), db_connection.cursor() as cursor:
         cursor.execute(
             _tags_of_tickets_and_contacts_sql(),
             [tenant_id, [ticket.pk for ticket in tickets], tenant_id, list({contact.pk for contact in contacts})],
@@ -122,6 +124,7 @@ def tickets_load_tags(tickets: list[Ticket]) -> None:
         tags_set_loaded(contact, list(tags_of[(True, contact.pk)]))
 
 
+@functools.cache
 def _tickets_by_ids_sql() -> str:
     return (
         f"SELECT {sql.columns(Ticket, 't')}, {sql.columns(Contact, 'c')}, {sql.columns(Queue, 'q')}, "
@@ -138,10 +141,11 @@ def tickets_by_ids(ids: list[int]) -> list[Ticket]:
     assignee and tags — what `ticket_list_for_user` loads for a page, for ids already found visible
     (a search's page: OnePassPagination). One hand-written statement (`config.sql`) instead of the
     ORM's: the visibility conditions compiled again and each row populated through select_related
-    cost ~2.5 ms of a 25-row page."""
+    cost ~2.5 ms of a 25-row page. Prepared (`sql.prepared_statements`): planning the four-table
+    join took longer than running it (0.8 vs 0.6 ms); with the tags' statement, −1.3 ms a page."""
     if not ids:
         return []
-    with db_connection.cursor() as cursor:
+    with sql.prepared_statements(), db_connection.cursor() as cursor:
         cursor.execute(_tickets_by_ids_sql(), [require_current_tenant().pk, list(ids)])
         rows = cursor.fetchall()
     contact_at = sql.width(Ticket)

@@ -13,6 +13,7 @@ import re
 
 from django.db import connection as db_connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.db.models.query import ModelIterable
 
 from accounts.models import Membership, Role, User
@@ -205,7 +206,7 @@ def _word_tickets(word: str) -> QuerySet:
 
 # A search each of whose words begins at least this many words of the tenant's messages may be
 # common; one matching at least this many tickets is: its page is found sooner walking the
-# tickets newest first (`TicketSearch.walk_q`) than fetching every match to sort them.
+# tickets newest first (`TicketSearch.page_ids_and_count`) than fetching every match to sort them.
 SEARCH_COMMON_MATCHES = 2000
 
 
@@ -215,12 +216,15 @@ class TicketSearch:
     messages: tickets with, for every word of the search, a word in some message (any message of
     the ticket) starting with it, ignoring case and accents (`cancel` finds "Cancelamento", `nao`
     "não"; words under three letters match whole). Its words and contacts are worked out once;
-    `q`, `walk_q` and `count_if_common` are three ways to the same tickets."""
+    `q`, `applied` and `page_ids_and_count` are three ways to the same tickets."""
 
     def __init__(self, text: str):
         self.text = text.strip()
         self.words = search_words(self.text)
-        self.contacts = contact_search(Contact.objects.all(), self.text).order_by().values("pk")
+        # The matching contacts' ids, compiled once: the folded text the contacts search compares
+        # (crm.selectors.contact_search) took ~2 ms of the ORM's work each time a statement used it.
+        contacts = contact_search(Contact.objects.all(), self.text).order_by().values("pk")
+        self.contacts = RawSQL(*contacts.query.sql_with_params(), output_field=Contact._meta.pk)
 
     def q(self) -> Q:
         """Each part as an InitPlan (`config.sql.AnyOfSubquery`, `column = ANY(ARRAY(subquery))`):
@@ -229,7 +233,7 @@ class TicketSearch:
         contact index and the primary key. As `contact_id IN (…) OR id IN (…)` PostgreSQL tested
         every ticket of the tenant; a trigram index on the messages' text had to read each matching
         message for its ticket (40–55 ms for a common word at 600k messages, docs/PERFORMANCE.md).
-        The cost grows with the matches: a common search is better walked (`walk_q`)."""
+        The cost grows with the matches: a common search is better walked (`page_ids_and_count`)."""
         condition = Q(contact_id__any_of=self.contacts)
         if self.words:
             condition |= Q(id__any_of=_tickets_with_words(self.words))
@@ -250,31 +254,12 @@ class TicketSearch:
         by_words = tickets.filter(id__in=_tickets_with_words(self.words)).order_by()
         return by_contact.union(by_words).order_by(*ordering)
 
-    def walk_q(self) -> Q:
-        """The same test as `q`, ticket by ticket (the contacts and the words' tickets as two hashed
-        sets), for walking the tickets in the list's order when the search is common (at least
-        `SEARCH_COMMON_MATCHES` tickets): `q` fetches every match by its id, then sorts them — a
-        word in 10k tickets is 10k primary-key probes and 1.6k heap pages (~20 ms); walking, the
-        page turns up within the first tickets (a sixth of them match: 25 within ~150; 4–7 ms). Not
-        for a rare search: it would walk every ticket. PostgreSQL hashes a set whose estimated size
-        fits `hash_mem` (8 MB by default: ~250k message words per word); past that it compares each
-        walked ticket with the whole list — slower per ticket, but only the first tickets are
-        walked, the search being common."""
-        condition = Q(contact_id__in=self.contacts)
-        if self.words:
-            condition |= Q(id__in=_tickets_with_words(self.words))
-        return condition
-
-    def count_if_common(self) -> int | None:
-        """For someone who sees every ticket: how many tickets the search matches if every word is
-        common (None otherwise, and for a search without words: `q` is the better way to it).
-
-        Each word's messages are counted up to `SEARCH_COMMON_MATCHES` (an index-only range, under
-        a millisecond); only if all reach it, the total is counted: the size of the matching ids'
-        set — the contacts' tickets and the words' tickets, all of this tenant — without reading
-        the tickets (a word in 10k tickets: ~5 ms, where counting the tickets read each, ~20 ms)."""
+    def words_are_common(self) -> bool:
+        """Whether each word of the search begins at least `SEARCH_COMMON_MATCHES` words of the
+        tenant's messages (each counted up to that, an index-only range: under a millisecond) —
+        for a search with words only."""
         if not self.words:
-            return None
+            return False
         tests, params = [], []
         for word in self.words:
             word_sql, word_params = _word_tickets(word).query.sql_with_params()
@@ -282,10 +267,43 @@ class TicketSearch:
             params += [*word_params, SEARCH_COMMON_MATCHES, SEARCH_COMMON_MATCHES]
         with db_connection.cursor() as cursor:
             cursor.execute(f"SELECT {' AND '.join(tests)}", params)
-            if not cursor.fetchone()[0]:
-                return None
+            return cursor.fetchone()[0]
+
+    def page_ids_and_count(self, *, ordering, offset: int, limit: int) -> tuple[list[int], int]:
+        """For someone who sees every ticket, a search whose words are common (`words_are_common`):
+        the ids of its tickets offset..offset+limit in `ordering`, and how many it matches — one
+        statement, the words' tickets read once (a MATERIALIZED CTE). The count is the size of
+        the matching ids' set (the contacts' tickets and the words' tickets), without reading the
+        tickets (a word in 10k tickets: ~5 ms, where counting the tickets read each, ~20 ms).
+        Matching `SEARCH_COMMON_MATCHES` tickets or more, the page is found walking the tickets
+        in order with the two sets hashed (25 turn up within ~150 tickets, where fetching 10k
+        tickets by id to sort them took ~20 ms); fewer, it is fetched by id as `q` would
+        (PostgreSQL runs only the branch the count picks: each is an InitPlan, run when first
+        needed). Counting and walking in two statements read and hashed the words' tickets twice;
+        the count's duplicates are dropped by sorting (`count(DISTINCT …)`), cheaper than the
+        hash of a UNION ('cancelar', 12.8k message words: 9.5–12 → 6–8.5 ms)."""
+        words_sql, words_params = _tickets_with_words(self.words).query.sql_with_params()
+        found = RawSQL(f"SELECT ticket_id FROM {_SEARCH_WORDS_CTE}", ())
+        tickets = Ticket.objects.order_by(*ordering).values_list("id", flat=True)
+        walked = tickets.filter(Q(contact_id__in=self.contacts) | Q(id__in=found))[offset : offset + limit]
+        fetched = tickets.filter(Q(contact_id__any_of=self.contacts) | Q(id__any_of=found))[offset : offset + limit]
         contacts_tickets = Ticket.objects.filter(contact_id__any_of=self.contacts).order_by().values_list("id")
-        return contacts_tickets.union(_tickets_with_words(self.words)).count()
+        (walked_sql, walked_params), (fetched_sql, fetched_params), (contacts_sql, contacts_params) = (
+            queryset.query.sql_with_params() for queryset in (walked, fetched, contacts_tickets)
+        )
+        with db_connection.cursor() as cursor:
+            cursor.execute(
+                f"WITH {_SEARCH_WORDS_CTE} (ticket_id) AS MATERIALIZED ({words_sql}) "  # noqa: S608 — the ORM's SQL
+                f"SELECT matching.n, CASE WHEN matching.n >= %s THEN ARRAY({walked_sql}) "
+                f"ELSE ARRAY({fetched_sql}) END FROM (SELECT count(DISTINCT ticket_id) AS n FROM "
+                f"(SELECT ticket_id FROM {_SEARCH_WORDS_CTE} UNION ALL {contacts_sql}) ids) matching",
+                [*words_params, SEARCH_COMMON_MATCHES, *walked_params, *fetched_params, *contacts_params],
+            )
+            count, ids = cursor.fetchone()
+        return ids, count
+
+
+_SEARCH_WORDS_CTE = "search_words"
 
 
 def ticket_search_q(text: str) -> Q:

@@ -30,6 +30,10 @@ class OnePassPagination(PageNumberPagination):
         """Whether this request's filter is expensive enough to evaluate only once."""
         return False
 
+    def page_ids_and_count(self, queryset, *, offset: int, limit: int) -> tuple[list, int]:
+        """The ids of rows offset..offset+limit of `queryset` in its order, and how many it has."""
+        return _page_ids_and_count(queryset, offset=offset, limit=limit)
+
     def rows_by_id(self, ids: list, view):
         """The page's rows, `ids` being of rows the caller may see (found by this request)."""
         return view.get_queryset().filter(pk__in=ids)
@@ -44,7 +48,7 @@ class OnePassPagination(PageNumberPagination):
             raise NotFound(
                 self.invalid_page_message.format(page_number=number, message="That page number is less than 1")
             )
-        ids, count = _page_ids_and_count(queryset, offset=(number - 1) * page_size, limit=page_size)
+        ids, count = self.page_ids_and_count(queryset, offset=(number - 1) * page_size, limit=page_size)
         if not ids and number > 1:
             raise NotFound(
                 self.invalid_page_message.format(page_number=number, message="That page contains no results")

@@ -9,7 +9,8 @@ sets to its own (UTC under USE_TZ, `_configure_timezone`), and returns `datetime
 
 So when Django's connection time zone is UTC and psycopg runs its C implementation, connections
 get the C loader, and cursors skip Django's per-cursor check of the loader's `timezone` attribute
-(which the C class does not have). Otherwise this is Django's backend unchanged.
+(which the C class does not have). Statements bound on the server are logged with their values
+(`DatabaseOperations.last_executed_query`). Otherwise this is Django's backend unchanged.
 """
 
 from __future__ import annotations
@@ -41,7 +42,22 @@ def _adapters_template(use_tz: bool, timezone):
     return context
 
 
+class DatabaseOperations(base.DatabaseOperations):
+    def last_executed_query(self, cursor, sql, params):
+        """A statement bound on the server (`config.sql.prepared_statements`) is logged with its
+        values, as Django logs those it binds itself — not as `$1` placeholders, nor as nothing
+        once it is prepared — so captured queries can be read and run again (bench-inbox)."""
+        if params is not None and not isinstance(cursor, psycopg.ClientCursor):
+            try:
+                return self.compose_sql(sql, params)
+            except psycopg.errors.DataError:
+                return None
+        return super().last_executed_query(cursor, sql, params)
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
+    ops_class = DatabaseOperations
+
     @functools.cached_property
     def _timestamps_in_c(self) -> bool:
         return self.timezone is datetime.UTC and _c_timestamptz_loader() is not None

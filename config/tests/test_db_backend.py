@@ -42,3 +42,19 @@ def test_server_side_cursors_read_timestamps_too():
     with transaction.atomic():  # .iterator() uses a named (server-side) cursor
         created = list(Tenant.objects.order_by("pk").values_list("created_at", flat=True).iterator(chunk_size=2))
     assert len(created) >= 3 and {value.tzinfo for value in created} == {datetime.UTC}
+
+
+def test_statements_bound_on_the_server_are_logged_with_their_values():
+    """Captured statements of `sql.prepared_statements` can be read and run again, prepared or not."""
+    from django.test.utils import CaptureQueriesContext
+
+    from config import sql
+
+    with CaptureQueriesContext(connection) as captured, sql.prepared_statements(threshold=1):
+        for _ in range(2):  # the second time, prepared
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT %s::int + 1 WHERE 1 = ANY(%s)", [1, [1, 2]])
+                assert cursor.fetchall() == [(2,)]
+    assert [query["sql"] for query in captured.captured_queries] == [
+        "SELECT 1::int + 1 WHERE 1 = ANY('{1,2}'::int2[])"
+    ] * 2

@@ -1,5 +1,3 @@
-import functools
-
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,7 +11,7 @@ from rest_framework.views import APIView
 
 from accounts.models import User
 from accounts.permissions import IsTenantMember, IsTenantStaff
-from config.api.pagination import CountedPaginator, OnePassPagination
+from config.api.pagination import OnePassPagination
 from config.errors import NotFound, ValidationFailed
 from crm.models import Tag
 from tickets import events, inbound, presence, selectors, services
@@ -54,16 +52,16 @@ class TicketPagination(OnePassPagination):
             return True
         return bool(request.query_params.get("q", "").strip())
 
-    known_count: int | None = None  # set by the view when it counted the rows itself
+    # Set by the view for a common search over every ticket (TicketSearch.page_ids_and_count).
+    common_search: selectors.TicketSearch | None = None
+
+    def page_ids_and_count(self, queryset, *, offset, limit):
+        if self.common_search is None:
+            return super().page_ids_and_count(queryset, offset=offset, limit=limit)
+        return self.common_search.page_ids_and_count(ordering=queryset.query.order_by, offset=offset, limit=limit)
 
     def rows_by_id(self, ids, view):
         return selectors.tickets_by_ids(ids)
-
-    def paginate_queryset(self, queryset, request, view=None):
-        if self.known_count is None:
-            return super().paginate_queryset(queryset, request, view)
-        self.django_paginator_class = functools.partial(CountedPaginator, count=self.known_count)
-        return super(OnePassPagination, self).paginate_queryset(queryset, request, view)
 
 
 class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -98,15 +96,13 @@ class TicketViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     def list(self, request, *args, **kwargs):
         search = self._search_over_every_ticket()
-        count = search.count_if_common() if search is not None else None
-        if count is None:
-            queryset = self.filter_queryset(self.get_queryset())
+        if search is not None and search.words_are_common():
+            # Counted from the matching ids and walked newest first in one statement
+            # (tickets.selectors.TicketSearch.page_ids_and_count).
+            self.paginator.common_search = search
+            queryset = self.get_queryset().filter(search.q())  # (what pagination by DRF's own would read)
         else:
-            # A common search over every ticket: counted from the matching ids alone, and walked
-            # newest first if it matches many (tickets.selectors.TicketSearch).
-            common = count >= selectors.SEARCH_COMMON_MATCHES
-            queryset = self.get_queryset().filter(search.walk_q() if common else search.q())
-            self.paginator.known_count = count
+            queryset = self.filter_queryset(self.get_queryset())
         # The page is rendered by the real-time payloads' compiled TicketSerializer (the same dicts,
         # pinned by whatsapp/tests/test_inbound_fast_paths.py), about twice as fast as DRF's walk.
         page = self.paginate_queryset(queryset)

@@ -19,8 +19,8 @@ TICKETS = "/api/v1/tickets/"
 # assignee joined) + 1 the tags of the tickets and of their contacts; an agent's list and any
 # search find the page's ids and the count in one statement (what an agent sees, contacts and
 # message texts inside it), then load the page by id: the same count. A search by someone who sees
-# every ticket first asks whether its words are common (TicketSearch.count_if_common): one more;
-# when they are, the next statement is the count and the page is read directly (five too).
+# every ticket first asks whether its words are common (TicketSearch.words_are_common): one more;
+# when they are, the next statement is the count and the page's ids (page_ids_and_count: five too).
 LIST_QUERIES = 4
 
 
@@ -197,8 +197,9 @@ def test_a_common_search_pages_through_the_same_tickets_as_a_rare_one(
     text, tenant, supervisor, client_for, busy_tenant, monkeypatch, django_assert_num_queries
 ):
     """A search over every ticket whose words are all common is counted from the matching ids and,
-    when it matches many tickets, walked newest first (tickets.selectors.TicketSearch): its pages,
-    counts and links are those of the one-pass path, found in five queries."""
+    when it matches many tickets, walked newest first, in one statement
+    (tickets.selectors.TicketSearch.page_ids_and_count): its pages, counts and links are those of
+    the one-pass path, found in five queries."""
     from tickets import selectors
     from tickets.models import Ticket
 
@@ -222,8 +223,14 @@ def test_a_common_search_pages_through_the_same_tickets_as_a_rare_one(
     for threshold in (1, 3):
         monkeypatch.setattr(selectors, "SEARCH_COMMON_MATCHES", threshold)
         with tenant_context(tenant):
-            assert selectors.TicketSearch(text).count_if_common() == one_pass[0]["count"]
+            search = selectors.TicketSearch(text)
+            assert search.words_are_common()
+            last = len(one_pass) - 1
+            ids, count = search.page_ids_and_count(ordering=("-last_message_at", "-id"), offset=7 * last, limit=7)
+            assert (ids, count) == ([row["id"] for row in one_pass[last]["results"]], one_pass[0]["count"])
         assert pages() == one_pass
+        last_page = client.get(TICKETS, {"q": text, "page_size": 7, "page": "last"}).json()  # (DRF's paginator)
+        assert last_page["results"] == one_pass[-1]["results"]
         with django_assert_num_queries(LIST_QUERIES + 1):
             client.get(TICKETS, {"q": text, "page_size": 7})
 

@@ -45,6 +45,7 @@ from accounts.models import Membership, Role  # noqa: E402
 from accounts.services import tokens_issue  # noqa: E402
 from bench import report  # noqa: E402
 from bench.seeding import SLUG_PREFIX  # noqa: E402
+from config.memory import startup_objects_frozen  # noqa: E402
 from crm.models import Contact, Tag  # noqa: E402
 from tenants.context import tenant_context  # noqa: E402
 from tenants.models import Tenant  # noqa: E402
@@ -156,6 +157,7 @@ def run(*, requests: int, explain: bool, write_report: bool, page_size: int) -> 
         supervisor = Membership.objects.select_related("user").filter(role=Role.SUPERVISOR).first().user
     print(f"tenant {tenant.slug}: {ticket_total} tickets, {message_total} messages; agent {agent.email}")
     clients = {agent.pk: _client(agent, tenant), supervisor.pk: _client(supervisor, tenant)}
+    startup_objects_frozen()  # as the web servers do once started (config/wsgi.py, config/asgi.py)
     empty = _empty_view_ms(clients[supervisor.pk], requests)
     empty_p50 = statistics.median(empty)
     print(f"baseline: empty view p50 {empty_p50:.1f} ms  p95 {_percentile(empty, 95):.1f} ms")

@@ -26,3 +26,7 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(JWTOrSessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
     }
 )
+
+from config.memory import startup_objects_frozen  # noqa: E402
+
+startup_objects_frozen()

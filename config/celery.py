@@ -1,7 +1,7 @@
 import os
 
 from celery import Celery
-from celery.signals import before_task_publish, task_postrun, task_prerun
+from celery.signals import before_task_publish, task_postrun, task_prerun, worker_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
@@ -53,3 +53,11 @@ def _leave_request_id(task=None, **kwargs):
     if token is not None:
         reset_request_id(token)
         task._prosa_request_token = None
+
+
+@worker_init.connect
+def _freeze_startup_objects(**kwargs):
+    """In the worker's main process, before it forks its pool (config.memory)."""
+    from config.memory import startup_objects_frozen
+
+    startup_objects_frozen()

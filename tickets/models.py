@@ -255,7 +255,7 @@ class MessageWord(TenantOwned):
     # No constraints or indexes of their own: tickets and messages are never deleted but with their
     # tenant, and a check per word would cost each inbound message ten of them.
     ticket = models.ForeignKey(
-        Ticket, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"
+        Ticket, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="search_words"
     )
     message = models.ForeignKey(
         Message, on_delete=models.DO_NOTHING, db_constraint=False, db_index=False, related_name="+"

@@ -198,10 +198,18 @@ def search_words(text: str) -> list[str]:
     return sorted(words, key=lambda word: (-len(word), word))[:_SEARCH_WORDS_MAX]
 
 
+def _word_match(word: str, *, through: str = "") -> dict:
+    """The lookups of message words starting with `word` (`through` a relation to them: their
+    tenant then, which the join does not add and their index needs first)."""
+    match = {f"{through}word__startswith": word} if len(word) >= _SEARCH_PREFIX_MIN else {f"{through}word": word}
+    if through:
+        match[f"{through}tenant_id"] = require_current_tenant().pk
+    return match
+
+
 def _word_tickets(word: str) -> QuerySet:
     """The tickets (ids, repeated per message) with a message word starting with `word`."""
-    match = {"word__startswith": word} if len(word) >= _SEARCH_PREFIX_MIN else {"word": word}
-    return MessageWord.objects.filter(**match).order_by().values("ticket_id")
+    return MessageWord.objects.filter(**_word_match(word)).order_by().values("ticket_id")
 
 
 # A search each of whose words begins at least this many words of the tenant's messages may be
@@ -251,8 +259,13 @@ class TicketSearch:
             return tickets.filter(self.q())
         ordering = tickets.query.order_by
         by_contact = tickets.filter(contact_id__any_of=self.contacts).order_by()
-        by_words = tickets.filter(id__in=_tickets_with_words(self.words)).order_by()
-        return by_contact.union(by_words).order_by(*ordering)
+        # Joined to the first word's rows, a row per message (the union drops the repeats): as a
+        # semi-join, PostgreSQL first made the 12.8k rows of 'cancelar' unique (−6 ms).
+        first, *others = self.words
+        by_words = tickets.filter(**_word_match(first, through="search_words__"))
+        for word in others:
+            by_words = by_words.filter(id__in=_word_tickets(word))
+        return by_contact.union(by_words.order_by()).order_by(*ordering)
 
     def words_are_common(self) -> bool:
         """Whether each word of the search begins at least `SEARCH_COMMON_MATCHES` words of the

@@ -196,7 +196,7 @@ class _Copier:
     model's default, so fields added to the models later are filled without touching this code."""
 
     def __init__(self, model: type[models.Model], now: datetime):
-        self.fields = [f for f in model._meta.concrete_fields]
+        self.fields = [f for f in model._meta.concrete_fields if not f.generated]  # (PostgreSQL computes those)
         self.json = {f.attname for f in self.fields if isinstance(f, models.JSONField)}
         self.defaults = [_default(f, now) for f in self.fields]
         self.attnames = [f.attname for f in self.fields]

@@ -99,7 +99,7 @@ def _insert_statement(model: type[Model]) -> tuple[str, str, list[tuple[models.F
     database), written once per model; the returned columns; each field and whether its values
     may pass unconverted (`db_value`)."""
     meta = model._meta
-    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field]
+    fields = [field for field in meta.local_concrete_fields if field is not meta.auto_field and not field.generated]
     quote = connection.ops.quote_name
     returning = ", ".join(quote(field.column) for field in meta.db_returning_fields)
     statement = (

@@ -1,8 +1,10 @@
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, TextField, Value
+from django.db.models.functions import Concat
 from django.utils.translation import gettext_lazy as _
 
+from config.folding import folded
 from tenants.models import TenantOwned, unindexed_tenant_field
 
 
@@ -72,6 +74,16 @@ class Contact(TenantOwned):
     last_message_at = models.DateTimeField(_("last message at"), null=True, blank=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    # What the contact search compares (crm.selectors.contact_search): name, profile name and
+    # e-mail, folded, kept by PostgreSQL. Stored, so that checking a trigram index's candidates
+    # reads it instead of folding each contact's text again (651 contacts: 7.4–8.6 → 1.5 ms).
+    search_text = models.GeneratedField(
+        expression=folded(
+            Concat(F("name"), Value(" "), F("profile_name"), Value(" "), F("email"), output_field=TextField())
+        ),
+        output_field=TextField(),
+        db_persist=True,
+    )
 
     class Meta:
         verbose_name = _("contact")
@@ -87,9 +99,9 @@ class Contact(TenantOwned):
         ]
         indexes = [
             models.Index(fields=["tenant", "created_at"], name="crm_contact_tenant_created"),
-            # The contact search's trigram indexes start with the tenant (btree_gin): migration 0005
-            # (SQL only). 0007 dropped the tenant-less ones, which every search passed over and
-            # every new contact paid for.
+            # The contact search's trigram indexes start with the tenant (btree_gin): migrations
+            # 0005 and 0008 (SQL only). 0007 dropped the tenant-less ones, which every search
+            # passed over and every new contact paid for.
         ]
 
     def __str__(self) -> str:

@@ -4,17 +4,11 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from django.db.models import F, Func, Q, QuerySet, TextField, Value, sql
-from django.db.models.functions import Concat, Lower
+from django.db.models import Q, QuerySet, sql
 
 from crm.models import Contact, ContactFieldDefinition, ContactImport, Tag
 from tenants.models import Tenant
 from whatsapp.phone import brazil_ninth_digit_variants, normalize_phone
-
-# Accented letters PostgreSQL folds to their base letter in searches, without the `unaccent`
-# extension (pg_trgm is the only one installed): both cases, so the fold works under any collation.
-ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
-UNACCENTED = "".join(unicodedata.normalize("NFKD", char)[0] for char in ACCENTED)
 
 # Fewer digits than this in a search are not treated as (part of) a phone number.
 _MIN_PHONE_DIGITS = 4
@@ -24,10 +18,6 @@ def fold(text: str) -> str:
     """Lower case without accents: what searches compare (`João` → `joao`)."""
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char)).lower()
-
-
-def _folded(expression):
-    return Lower(Func(expression, Value(ACCENTED), Value(UNACCENTED), function="translate", output_field=TextField()))
 
 
 class _LoadedTags(QuerySet):
@@ -80,18 +70,14 @@ def contact_search(queryset: QuerySet[Contact], query: str) -> QuerySet[Contact]
     query = query.strip()
     if not query:
         return queryset
-    condition = Q(_search_text__contains=fold(query))
+    condition = Q(search_text__contains=fold(query))
     digits = re.sub(r"\D", "", query)
     if len(digits) >= _MIN_PHONE_DIGITS:
         condition |= Q(phone__contains=digits) | Q(wa_id__contains=digits)
         variants = brazil_ninth_digit_variants(normalize_phone(query))
         if variants:
             condition |= Q(phone__in=variants) | Q(wa_id__in=variants)
-    return queryset.alias(
-        _search_text=_folded(
-            Concat(F("name"), Value(" "), F("profile_name"), Value(" "), F("email"), output_field=TextField())
-        )
-    ).filter(condition)
+    return queryset.filter(condition)
 
 
 def contact_get_by_phone(*, tenant: Tenant, phone: str, exclude_id: int | None = None) -> Contact | None:

@@ -12,22 +12,11 @@ from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
-from django.db.models import Func, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
 from tenants.models import TenantOwned
-
-# Accented letters folded to their base letter when the title is compared with the query by
-# trigrams (`translate` works without the unaccent extension). Both cases: any collation.
-ACCENTED = "ÁÀÂÃÄÅÉÈÊËÍÌÎÏÓÒÔÕÖÚÙÛÜÇÑÝáàâãäåéèêëíìîïóòôõöúùûüçñýÿ"
-UNACCENTED = "AAAAAAEEEEIIIIOOOOOUUUUCNYaaaaaaeeeeiiiiooooouuuucnyy"
-
-
-def folded(expression):
-    """Lower case without accents, in SQL."""
-    return Lower(Func(expression, Value(ACCENTED), Value(UNACCENTED), function="translate", output_field=TextField()))
 
 
 class Language(models.TextChoices):

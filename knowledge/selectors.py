@@ -35,8 +35,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Length
 from django.utils.html import escape
 
+from config.folding import folded
 from knowledge import text
-from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleProposal, ArticleVersion, Term, folded
+from knowledge.models import SEARCH_CONFIGS, Article, ArticleChunk, ArticleProposal, ArticleVersion, Term
 from tenants.context import require_current_tenant, tenant_context
 from tenants.models import Tenant
 

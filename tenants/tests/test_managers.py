@@ -256,3 +256,20 @@ def test_none_needs_no_tenant_because_it_can_return_no_rows(db):
     assert list(Membership.objects.none()) == []
     with pytest.raises(TenantContextMissing):
         Membership.objects.all()
+
+
+def test_each_call_gets_its_own_queryset_of_its_own_tenant(rows, tenant, other_tenant):
+    """The tenant filter is built once per model and tenant and cloned (tenants.models.TenantManager):
+    nothing one caller does to its queryset reaches the next."""
+    user = rows["a_members"][0].user
+    with tenant_context(tenant):
+        first = Membership.objects.all()
+        assert _pks(first) == _pks(rows["a_members"])  # evaluated
+        second = Membership.objects.filter(role=Role.AGENT)
+        assert second is not first and second._result_cache is None and second.query is not first.query
+        combined = Membership.objects.filter(pk=0) | user.memberships.all()  # merges known related objects
+        assert _pks(combined) == [rows["a_members"][0].pk]
+        assert Membership.objects.all()._known_related_objects == {}
+        assert _pks(Membership.objects.all()) == _pks(rows["a_members"])
+    with tenant_context(other_tenant):
+        assert _pks(Membership.objects.all()) == _pks(rows["b_members"])

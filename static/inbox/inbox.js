@@ -92,12 +92,17 @@
   }
   // A reply can arrive twice: from the send request's answer and, sooner or later, from its own
   // message.created event. Keep one bubble and refetch it, so the freshest status shows.
+  // A message.updated (a reply's "sent", say) can come before the reply's bubble is on the page
+  // (the send request's answer or its message.created still on their way): remembered, and the
+  // bubble refetched once it is there, instead of keeping the status it was rendered with.
+  const updatedBeforeShown = new Set();
   function dedupeBubbles() {
     const seen = new Set();
     const twice = new Set();
     for (const bubble of $$(".msg[id]", messageList() || document.createElement("div"))) {
       if (seen.has(bubble.id)) { bubble.remove(); twice.add(bubble.dataset.messageId); }
       else seen.add(bubble.id);
+      if (updatedBeforeShown.delete(bubble.dataset.messageId)) twice.add(bubble.dataset.messageId);
     }
     for (const id of twice) showMessage(id);
   }
@@ -514,6 +519,7 @@
         break;
       case "message.updated":
         if (document.getElementById(`msg-${data.id}`)) showMessage(data.id);
+        else if (String(data.ticket_id) === openTicketId()) updatedBeforeShown.add(String(data.id));
         break;
       case "typing":
         showTyping(data);

@@ -4,14 +4,6 @@ from rest_framework import pagination
 from rest_framework.exceptions import NotFound
 
 
-class CountedPaginator(Paginator):
-    """Django's paginator over rows whose number is already known (it would count them again)."""
-
-    def __init__(self, object_list, per_page, *, count: int, **kwargs):
-        super().__init__(object_list, per_page, **kwargs)
-        self.count = count  # Paginator.count is a cached property: this is its value
-
-
 class PageNumberPagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 200

@@ -148,6 +148,29 @@ def test_an_agents_tabs_page_through_what_they_see_in_order(tenant, agent, clien
     assert client.get(TICKETS, {**filters, "page_size": 7, "page": 99}).status_code == 404
 
 
+def test_a_supervisors_tag_list_pages_through_the_tags_tickets_in_order(tenant, supervisor, client_for, busy_tenant):
+    """Whoever sees every ticket gets a tag's list in one pass too, the tag's tickets read by id
+    (TicketListFilter.filter_tag): every page, the count and the links are those of the tag."""
+    from tickets.models import Ticket
+
+    tag = busy_tenant[0]
+    with tenant_context(tenant):
+        expected = list(
+            Ticket.objects.filter(tags=tag).order_by("-last_message_at", "-id").values_list("pk", flat=True)
+        )
+    assert len(expected) > 7  # several pages
+    client = client_for(supervisor, tenant)
+    seen, url = [], TICKETS + "?" + urlencode({"tag": tag.pk, "page_size": 7})
+    while url:
+        body = client.get(url).json()
+        assert body["count"] == len(expected)
+        seen += [row["id"] for row in body["results"]]
+        url = body["next"]
+    assert seen == expected
+    last = client.get(TICKETS, {"tag": tag.pk, "page_size": 7, "page": "last"}).json()
+    assert [row["id"] for row in last["results"]] == expected[-(len(expected) % 7 or 7) :]
+
+
 @pytest.mark.parametrize("role", [Role.AGENT, Role.SUPERVISOR])
 @pytest.mark.parametrize("search", ["", "cancelar"])
 def test_the_list_renders_the_tags_of_tickets_and_contacts_as_the_serializer_does(

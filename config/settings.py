@@ -97,8 +97,8 @@ DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # The inbound workers' batches, and the fixed statements of every API list request, bind parameters
 # on the server and prepare their statements (config.sql.prepared_statements): PostgreSQL then
-# skips parsing and planning them — measured −0.9 ms of PostgreSQL CPU per received message. Off (0) for PgBouncer in transaction mode
-# before 1.21.
+# skips parsing and planning them — measured −0.9 ms of PostgreSQL CPU per received message.
+# Off (0) for PgBouncer in transaction mode before 1.21.
 PREPARED_STATEMENTS = env.bool("DATABASE_PREPARED_STATEMENTS", default=True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
